@@ -1,0 +1,43 @@
+package images
+
+// Defaults, applied in one place so that the rest of ostal never guesses.
+const (
+	DefaultSuite        = "trixie"
+	DefaultMirror       = "http://deb.debian.org/debian"
+	DefaultArchitecture = "amd64"
+	DefaultDiskSize     = "4GiB"
+)
+
+// DefaultKernelCmdline sends the kernel and systemd to the serial console,
+// which is what the boot tests and a hosting provider's console read.
+var DefaultKernelCmdline = []string{"console=tty0", "console=ttyS0,115200"}
+
+// ApplyDefaults fills every field the spec left empty.
+func ApplyDefaults(s *Spec) {
+	if s.Suite == "" {
+		s.Suite = DefaultSuite
+	}
+	if s.Mirror == "" {
+		s.Mirror = DefaultMirror
+	}
+	if len(s.Components) == 0 {
+		s.Components = []string{"main"}
+	}
+	if s.Architecture == "" {
+		s.Architecture = DefaultArchitecture
+	}
+	if s.Hostname == "" {
+		s.Hostname = s.Name
+	}
+	if s.DiskSize == "" {
+		s.DiskSize = DefaultDiskSize
+	}
+	if s.KernelCmdline == nil {
+		s.KernelCmdline = append([]string(nil), DefaultKernelCmdline...)
+	}
+	for i := range s.Files {
+		if s.Files[i].Mode == "" {
+			s.Files[i].Mode = "0644"
+		}
+	}
+}
