@@ -1,0 +1,90 @@
+package builders
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The cache directory holds content-addressed .debs and root trees keyed by
+// lock digest. Everything in it can be deleted at any time.
+
+func debPath(cacheDir, sha256 string) string {
+	return filepath.Join(cacheDir, "debs", sha256+".deb")
+}
+
+func treeDir(cacheDir, set, digest string) string {
+	return filepath.Join(cacheDir, "trees", set+"-"+digest[:16])
+}
+
+// tempName is a sibling of final that a run fills and then renames into
+// place, so a killed run never leaves something that looks complete. The
+// pid lets a later run tell a dead run's leftovers from a running one's.
+func tempName(final string) string {
+	return fmt.Sprintf("%s.tmp-%d", final, os.Getpid())
+}
+
+// removeStale deletes the temporary siblings that dead runs left in dir.
+func removeStale(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look for leftovers in %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		_, pidText, ok := strings.Cut(e.Name(), ".tmp-")
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove leftover %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+func processAlive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// fillOnce makes final by calling fill on a temporary sibling and renaming
+// it into place; an existing final is reused as it is. It reports whether
+// final was reused.
+func fillOnce(final string, fill func(tmp string) error) (reused bool, err error) {
+	if exists(final) {
+		return true, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return false, fmt.Errorf("create %s: %w", filepath.Dir(final), err)
+	}
+	if err := removeStale(filepath.Dir(final)); err != nil {
+		return false, err
+	}
+	tmp := tempName(final)
+	if err := os.RemoveAll(tmp); err != nil {
+		return false, fmt.Errorf("clear %s: %w", tmp, err)
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return false, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return false, fmt.Errorf("move %s into place: %w", final, err)
+	}
+	return false, nil
+}
