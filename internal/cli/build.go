@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/ostal/ostal/builders"
+)
+
+func runBuild(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "build", "[spec.yaml]",
+		"Build a bootable, compressed qcow2 from a spec and its lock: <output>/<name>.qcow2, with\n"+
+			"<name>.manifest.json (digests, packages, step times) and <name>.files.txt (every file of the image).\n"+
+			"Same spec, same lock and same ostal give the same bytes. Needs root (mmdebstrap, chroot).",
+		"ostal build                             # images/utzqanil.yaml -> build/utzqanil.qcow2",
+		"ostal build --json tests/images/tiny.yaml > manifest.json",
+		"OSTAL_CACHE=/srv/ostal-cache ostal build")
+	asJSON := fs.Bool("json", false, "print the manifest as JSON on stdout (progress goes to stderr)")
+	cache := cacheFlag(fs, env)
+	output := fs.String("output", env.Settings.GetString("output"), "folder for the image, its manifest and file listing")
+	provision := fs.String("provision", env.Settings.GetString("provision"), "folder that files[].source is relative to")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintln(env.Stderr, "ostal build: one spec at a time")
+		return errUsage
+	}
+	progress := env.Stdout
+	if *asJSON {
+		progress = env.Stderr
+	}
+	b := &builders.Builder{}
+	raw := map[string]interface{}{"spec": specArgs(fs)[0], "output_dir": *output, "cache_dir": *cache, "provision_dir": *provision}
+	if _, _, err := b.Prepare(raw); err != nil {
+		return err
+	}
+	b.Config.Version, b.Config.Commit = Version, Commit
+	start := time.Now()
+	ui := &packersdk.BasicUi{Reader: env.Stdin, Writer: progress, ErrorWriter: env.Stderr}
+	art, err := b.Run(ctx, ui, nil)
+	if err != nil {
+		if builders.IsNoSpace(err) {
+			return fmt.Errorf("%w\nthe disk ran out of space: a build needs about 3 times the image's installed size in %s and %s; free space there or point OSTAL_CACHE elsewhere", err, *cache, *output)
+		}
+		return err
+	}
+	a := art.(*builders.Artifact)
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(a.Manifest)
+	}
+	printSummary(progress, a, time.Since(start))
+	return nil
+}
+
+func printSummary(w io.Writer, a *builders.Artifact, total time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nstep\tseconds")
+	for _, s := range a.Manifest.Steps {
+		fmt.Fprintf(tw, "%s\t%.1f\n", s.Step, s.Seconds)
+	}
+	fmt.Fprintf(tw, "total\t%.1f\n", total.Seconds())
+	tw.Flush()
+	fmt.Fprintf(w, "\nimage     %s (%d MiB)\nsha256    %s\nmanifest  %s\n", a.Image, a.Manifest.Image.Size>>20, a.Manifest.Image.SHA256, a.ManifestPath)
+}
