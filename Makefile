@@ -1,0 +1,46 @@
+# ostal: `make image` builds images/utzqanil.yaml, `make test` runs every test.
+GO      ?= go
+BIN     := build/bin/ostal
+SPEC    ?= images/utzqanil.yaml
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.com/ostal/ostal/internal/cli.Commit=$(COMMIT)
+
+# Host packages: building needs mmdebstrap and apt's tools (every other
+# tool comes locked from Debian, see builders/builder.go); the boot tests
+# need QEMU with both firmwares.
+BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
+TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios
+
+.PHONY: image test unit integration lint bench clean host-packages test-packages
+
+$(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
+
+host-packages:
+	@./.ci/host-packages $(BUILD_PACKAGES)
+
+test-packages:
+	@./.ci/host-packages $(BUILD_PACKAGES) $(TEST_PACKAGES)
+
+image: host-packages $(BIN)
+	$(BIN) build $(SPEC)
+
+test: lint unit integration image
+
+unit:
+	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/...
+
+integration: test-packages
+	$(GO) test -count=1 -timeout 60m -v ./tests/build/
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$bad" ]; then echo "gofmt: $$bad"; exit 1; fi
+	$(GO) vet ./...
+
+bench: test-packages $(BIN)
+	$(GO) run ./tests/bench
+
+clean:
+	rm -rf build
