@@ -35,9 +35,10 @@ type Command struct {
 	// directories and run through the tree's own dynamic loader, so the
 	// build uses the locked tool versions, not the host's.
 	Tools string
-	// PrivateMounts runs the program in a mount namespace of its own, so
-	// that no mount it makes can outlive it (a killed mmdebstrap too).
-	PrivateMounts bool
+	// Contained runs the program in mount and PID namespaces of its own:
+	// no mount it makes outlives it, and when it dies (even because ostal
+	// was killed with -9) the kernel ends every process it started.
+	Contained bool
 	// Output, when set, receives the program's output as it comes.
 	Output io.Writer
 }
@@ -115,8 +116,11 @@ func (d *ExecDriver) Run(ctx context.Context, c Command) error {
 	cmd.Dir = c.Dir
 	cmd.Stdin = c.Stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if c.PrivateMounts {
+	if c.Contained {
+		// Unshareflags makes Go mark every mount private before exec, so
+		// nothing propagates back to the host.
 		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID
 	}
 	// On Ctrl-C stop the whole process group (mmdebstrap runs apt and dpkg
 	// below it), and kill it if it has not gone within ten seconds.

@@ -101,8 +101,8 @@ func mmdebstrapCommand(suite, tree, repo string, pkgs []images.Package, epoch in
 			"--dpkgopt=path-include=/usr/share/doc/*/copyright",
 			suite, tree, "deb [trusted=yes] copy://" + repo + " ./",
 		},
-		Env:           []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch)},
-		PrivateMounts: true,
+		Env:       []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch)},
+		Contained: true,
 	}
 }
 
