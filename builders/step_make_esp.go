@@ -49,7 +49,9 @@ func (s *stepMakeESP) Run(ctx context.Context, state multistep.StateBag) multist
 	epoch := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", lock.SourceDateEpoch())}
 	for _, c := range []Command{
 		grubImageCommand(tools, "x86_64-efi", early, efi),
-		{Name: "mkfs.fat", Tools: tools, Args: []string{"-F", "32", "-s", "1", "-n", "ESP", "-i", id.ESPVolumeID, "--invariant", esp}},
+		// Not --invariant: it would override -i. SOURCE_DATE_EPOCH and
+		// TZ=UTC0 already fix every time stamp FAT stores.
+		{Name: "mkfs.fat", Tools: tools, Env: epoch, Args: []string{"-F", "32", "-s", "1", "-n", "ESP", "-i", id.ESPVolumeID, esp}},
 		{Name: "mmd", Tools: tools, Env: epoch, Args: []string{"-i", esp, "::/EFI", "::/EFI/BOOT"}},
 		{Name: "mcopy", Tools: tools, Env: epoch, Args: []string{"-i", esp, efi, "::/EFI/BOOT/BOOTX64.EFI"}},
 	} {
