@@ -1,7 +1,6 @@
 package builders
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -88,36 +87,40 @@ func createSparse(path string, size int64) error {
 	return nil
 }
 
-// copyAt copies src into dst at offset, leaving zero blocks as holes so the
-// raw disk stays sparse.
+// copyAt copies src into dst at offset. Only src's data extents are read
+// and written (SEEK_DATA/SEEK_HOLE): an 8 GiB filesystem image with 1 GiB
+// of files costs 1 GiB of I/O, and the raw disk stays sparse.
 func copyAt(dst string, offset int64, src string) error {
+	fail := func(err error) error { return fmt.Errorf("copy %s into the disk: %w", filepath.Base(src), err) }
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("copy %s into the disk: %w", filepath.Base(src), err)
+		return fail(err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("copy %s into the disk: %w", filepath.Base(src), err)
+		return fail(err)
 	}
 	defer out.Close()
-	buf := make([]byte, 1<<20)
-	zero := make([]byte, len(buf))
-	for pos := offset; ; {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
-			if _, werr := out.WriteAt(buf[:n], pos); werr != nil {
-				return fmt.Errorf("copy %s into the disk: %w", filepath.Base(src), werr)
-			}
-		}
-		pos += int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return out.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("copy %s into the disk: %w", filepath.Base(src), err)
-		}
+	fi, err := in.Stat()
+	if err != nil {
+		return fail(err)
 	}
+	for pos := int64(0); pos < fi.Size(); {
+		start, err := in.Seek(pos, seekData)
+		if err != nil {
+			break // ENXIO: no data after pos
+		}
+		end, err := in.Seek(start, seekHole)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(out, offset+start), io.NewSectionReader(in, start, end-start)); err != nil {
+			return fail(err)
+		}
+		pos = end
+	}
+	return out.Close()
 }
 
 func installBIOSBoot(disk, bootImgPath, corePath string) error {
