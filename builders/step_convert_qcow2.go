@@ -33,7 +33,7 @@ func (s *stepConvertQcow2) Run(ctx context.Context, state multistep.StateBag) mu
 	}
 	final := filepath.Join(s.OutputDir, spec.Name+".qcow2")
 	s.tmp = tempName(final)
-	if err := s.Driver.Run(ctx, qcow2Command(tools, disk, s.tmp)); err != nil {
+	if err := s.Driver.Run(ctx, qcow2Command(tools, disk, s.tmp, spec.Compression)); err != nil {
 		return halt(state, fmt.Errorf("compress the disk: %w", err))
 	}
 	if err := os.Rename(s.tmp, final); err != nil {
@@ -55,10 +55,10 @@ func (s *stepConvertQcow2) Cleanup(multistep.StateBag) {
 	}
 }
 
-// qcow2Command compresses with zlib in order (no -W): the same raw disk
-// gives the same qcow2 bytes.
-func qcow2Command(tools, raw, out string) Command {
+// qcow2Command compresses every cluster and writes them in order (no -W):
+// the same raw disk gives the same qcow2 bytes, whatever the threads do.
+func qcow2Command(tools, raw, out, compression string) Command {
 	return Command{Name: "qemu-img", Tools: tools, Args: []string{
-		"convert", "-q", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=zlib,cluster_size=65536", raw, out,
+		"convert", "-q", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=" + compression + ",cluster_size=65536", raw, out,
 	}}
 }

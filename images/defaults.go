@@ -6,6 +6,7 @@ const (
 	DefaultMirror       = "http://deb.debian.org/debian"
 	DefaultArchitecture = "amd64"
 	DefaultDiskSize     = "4GiB"
+	DefaultCompression  = "zstd"
 )
 
 // DefaultKernelCmdline sends the kernel and systemd to the serial console,
@@ -31,6 +32,9 @@ func ApplyDefaults(s *Spec) {
 	}
 	if s.DiskSize == "" {
 		s.DiskSize = DefaultDiskSize
+	}
+	if s.Compression == "" {
+		s.Compression = DefaultCompression
 	}
 	if s.KernelCmdline == nil {
 		s.KernelCmdline = append([]string(nil), DefaultKernelCmdline...)

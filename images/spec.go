@@ -23,6 +23,9 @@ type Spec struct {
 	// DiskSize is the size of the whole virtual disk, e.g. "4GiB".
 	DiskSize      string   `mapstructure:"disk_size"`
 	KernelCmdline []string `mapstructure:"kernel_cmdline"`
+	// Compression of the qcow2's clusters: "zstd" (fast; QEMU 5.1 or newer
+	// reads it) or "zlib" (slower; every QEMU reads it).
+	Compression string `mapstructure:"compression"`
 }
 
 // File copies Source (relative to the provision directory) to Dest inside

@@ -60,6 +60,9 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 	if _, err := DiskSizeBytes(s.DiskSize); err != nil {
 		p.add("disk_size", fmt.Sprintf(`write a size such as "4GiB" (at least %d MiB)`, minDiskMiB), "%v", err)
 	}
+	if s.Compression != "zstd" && s.Compression != "zlib" {
+		p.add("compression", `use "zstd" (QEMU 5.1 or newer reads it) or "zlib" (every QEMU does)`, "%q is not a known qcow2 compression", s.Compression)
+	}
 	for i, arg := range s.KernelCmdline {
 		if strings.HasPrefix(arg, "root=") || strings.HasPrefix(arg, "rootfstype=") {
 			p.add(fmt.Sprintf("kernel_cmdline[%d]", i), "remove it: ostal points root= at the image's own partition", "%q is set by ostal", arg)
