@@ -41,6 +41,8 @@ func removeStale(dir string) error {
 		if !ok {
 			continue
 		}
+		// The pid may be followed by a suffix of the run's own (.repo).
+		pidText, _, _ = strings.Cut(pidText, ".")
 		pid, err := strconv.Atoi(pidText)
 		if err != nil || pid == os.Getpid() || processAlive(pid) {
 			continue
