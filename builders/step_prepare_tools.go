@@ -1,9 +1,11 @@
 package builders
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
@@ -33,7 +35,7 @@ func (s *stepPrepareTools) Run(ctx context.Context, state multistep.StateBag) mu
 				return fmt.Errorf("unpack tool package %s: %w", p.Name, err)
 			}
 		}
-		return nil
+		return checkToolLibraries(ctx, s.Driver, tmp)
 	})
 	if err != nil {
 		return halt(state, err)
@@ -48,6 +50,34 @@ func (s *stepPrepareTools) Run(ctx context.Context, state multistep.StateBag) mu
 }
 
 func (s *stepPrepareTools) Cleanup(multistep.StateBag) {}
+
+// toolPrograms are the programs the build runs from the tools tree.
+var toolPrograms = []string{"mke2fs", "mkfs.fat", "mmd", "mcopy", "grub-mkimage", "sfdisk", "qemu-img"}
+
+// checkToolLibraries makes sure every library a tool loads comes from the
+// tools tree: the dynamic loader silently falls back to the host's
+// libraries for one the tree lacks, and the bytes would then depend on the
+// host.
+func checkToolLibraries(ctx context.Context, d Driver, tools string) error {
+	for _, prog := range toolPrograms {
+		var out bytes.Buffer
+		loader, args, err := Command{Name: prog, Tools: tools}.resolve()
+		if err != nil {
+			return err
+		}
+		if err := d.Run(ctx, Command{Name: loader, Args: append([]string{"--list"}, args...), Output: &out}); err != nil {
+			return fmt.Errorf("list the libraries of %s: %w", prog, err)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			_, lib, ok := strings.Cut(line, "=> ")
+			lib, _, _ = strings.Cut(lib, " (")
+			if ok && !strings.HasPrefix(lib, tools+"/") {
+				return fmt.Errorf("tool %s would load %s from the host, not from the locked tools: add the package that ships it to builders.ToolPackages and run `ostal lock`", prog, strings.TrimSpace(lib))
+			}
+		}
+	}
+	return nil
+}
 
 func extractCommand(deb, dir string) Command {
 	return Command{Name: "dpkg-deb", Args: []string{"--extract", deb, dir}}
