@@ -33,7 +33,9 @@ var scrubbed = []string{
 	"etc/resolv.conf", "etc/.pwd.lock",
 	"etc/*-", "etc/*.dpkg-old", "etc/*.dpkg-dist",
 	"var/lib/dbus/machine-id", "var/lib/systemd/random-seed", "var/lib/systemd/credential.secret",
-	"var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb",
+	// apt's partial directory belongs to _apt or root depending on whether
+	// apt could reach the local repository as _apt; apt recreates it.
+	"var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb", "var/cache/apt/archives/partial",
 	"var/cache/debconf/*-old", "var/lib/dpkg/*-old", "var/cache/ldconfig/aux-cache",
 	"var/cache/man/*", "var/log/*.log", "var/log/apt/*", "var/log/journal/*",
 	"var/log/lastlog", "var/log/wtmp", "var/log/btmp", "var/log/faillog",
@@ -60,7 +62,9 @@ func (s *stepScrubTree) Run(_ context.Context, state multistep.StateBag) multist
 	}
 	// An empty machine-id makes systemd treat the first boot as such and
 	// give every machine its own id.
-	if err := os.WriteFile(filepath.Join(root, "etc/machine-id"), nil, 0o444); err != nil {
+	machineID := filepath.Join(root, "etc/machine-id")
+	os.Remove(machineID)
+	if err := os.WriteFile(machineID, nil, 0o444); err != nil {
 		return halt(state, fmt.Errorf("empty /etc/machine-id: %w", err))
 	}
 	if err := findSecrets(root); err != nil {
