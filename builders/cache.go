@@ -1,6 +1,7 @@
 package builders
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,8 +55,11 @@ func removeStale(dir string) error {
 	return nil
 }
 
+// processAlive: EPERM means the process exists but belongs to another
+// user, whose temporary files are not ours to delete.
 func processAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func exists(path string) bool {

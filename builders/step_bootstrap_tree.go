@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -148,6 +149,7 @@ func checkInstalled(tree string, want []images.Package) error {
 		problems = append(problems, fmt.Sprintf("%s %s is installed but not locked", n, v))
 	}
 	if len(problems) > 0 {
+		sort.Strings(problems)
 		return fmt.Errorf("the tree does not hold exactly the locked packages: %s", strings.Join(problems, "; "))
 	}
 	return sc.Err()

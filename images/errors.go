@@ -11,10 +11,10 @@ import (
 // FieldError is one problem in a spec or lock: which file, which field, what
 // is wrong (with the offending value quoted) and how to fix it.
 type FieldError struct {
-	File    string
-	Field   string // YAML path such as packages[3] or files[0].mode
-	Problem string
-	Hint    string
+	File    string `json:"file"`
+	Field   string `json:"field"` // YAML path such as packages[3] or files[0].mode
+	Problem string `json:"problem"`
+	Hint    string `json:"hint"`
 }
 
 func (e *FieldError) Error() string {

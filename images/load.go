@@ -27,13 +27,13 @@ func Load(path string) (*Spec, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("%s: not valid YAML: %w", path, err)
 	}
-	var md mapstructure.Metadata
 	spec := &Spec{}
 	decodeErr := v.Unmarshal(spec, func(c *mapstructure.DecoderConfig) {
-		c.Metadata = &md
 		// A spec is written by people: "mode: 0644" silently becoming
-		// "420" is worse than an error asking for quotes.
+		// "420", or "console=ttyS0,115200" split into two arguments at the
+		// comma, is worse than an error asking for quotes or a list.
 		c.WeaklyTypedInput = false
+		c.DecodeHook = nil
 	})
 	p := &problems{file: path}
 	if decodeErr != nil {
@@ -42,8 +42,9 @@ func Load(path string) (*Spec, error) {
 			p.add(field, `quote strings ("0644", "4GiB") and write lists as "- item" lines`, "%s", problem)
 		}
 	}
-	sort.Strings(md.Unused)
-	for _, key := range md.Unused {
+	// Unknown keys are found from the YAML itself, not from the decoder,
+	// which stops recording them at the first type error.
+	for _, key := range unknownKeys(v.AllSettings(), reflect.TypeOf(Spec{}), "") {
 		p.add(key, unknownKeyHint(key), "unknown key")
 	}
 	if err := p.err(); err != nil {
@@ -57,26 +58,68 @@ func Load(path string) (*Spec, error) {
 var (
 	indexRE    = regexp.MustCompile(`\[\d+\]`)
 	mismatchRE = regexp.MustCompile(`^'([^']*)' expected type '([^']*)', got unconvertible type '([^']*)'`)
+	shapeRE    = regexp.MustCompile(`^'([^']*)'(?: source data)? (?:must be|expected) an? (array or slice|map)(?: or struct)?,? got '?"?([^',"]+)"?'?`)
 )
+
+// unknownKeys lists the keys of a decoded YAML document that the spec
+// type does not have, as YAML paths (files[0].mod), sorted.
+func unknownKeys(doc map[string]any, t reflect.Type, prefix string) []string {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		if tag := t.Field(i).Tag.Get("mapstructure"); tag != "" && tag != "-" {
+			fields[tag] = t.Field(i).Type
+		}
+	}
+	var unknown []string
+	for key, val := range doc {
+		ft, ok := fields[key]
+		if !ok {
+			unknown = append(unknown, prefix+key)
+			continue
+		}
+		// Lists of structs (files:) are checked item by item.
+		list, isList := val.([]any)
+		if !isList || ft.Kind() != reflect.Slice || ft.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		for i, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				unknown = append(unknown, unknownKeys(m, ft.Elem(), fmt.Sprintf("%s%s[%d].", prefix, key, i))...)
+			}
+		}
+	}
+	sort.Strings(unknown)
+	return unknown
+}
 
 // typeProblem turns mapstructure's wording into field and problem.
 func typeProblem(msg string) (field, problem string) {
+	if m := shapeRE.FindStringSubmatch(msg); m != nil {
+		want := "a list"
+		if m[2] == "map" {
+			want = "a mapping of keys to values"
+		}
+		return m[1], fmt.Sprintf("expected %s, got %s", want, describeGot(m[3]))
+	}
 	m := mismatchRE.FindStringSubmatch(msg)
 	if m == nil {
 		return "", msg
-	}
-	got := m[3]
-	switch {
-	case strings.HasPrefix(got, "[]"):
-		got = "a list"
-	case strings.HasPrefix(got, "map"):
-		got = "a mapping"
 	}
 	want := m[2]
 	if strings.HasPrefix(want, "[]") {
 		want = "a list of " + strings.TrimPrefix(want, "[]")
 	}
-	return m[1], fmt.Sprintf("expected %s, got %s", want, got)
+	return m[1], fmt.Sprintf("expected %s, got %s", want, describeGot(m[3]))
+}
+
+func describeGot(got string) string {
+	switch {
+	case strings.HasPrefix(got, "[]"), got == "slice":
+		return "a list"
+	case strings.HasPrefix(got, "map"):
+		return "a mapping"
+	}
+	return got
 }
 
 // unknownKeyHint suggests the known key closest to a misspelt one.

@@ -105,7 +105,11 @@ func ReadLock(path string) (*Lock, error) {
 	sc := bufio.NewScanner(f)
 	n := 0
 	bad := func(format string, args ...any) error {
-		return &FieldError{File: path, Field: fmt.Sprintf("line %d", n), Problem: fmt.Sprintf(format, args...),
+		field := ""
+		if n > 0 {
+			field = fmt.Sprintf("line %d", n)
+		}
+		return &FieldError{File: path, Field: field, Problem: fmt.Sprintf(format, args...),
 			Hint: "the lock is written by `ostal lock`; run it again instead of editing the file"}
 	}
 	for sc.Scan() {
@@ -166,7 +170,7 @@ func parseLockedPackage(f []string) (Package, error) {
 	if err1 != nil || err2 != nil {
 		return Package{}, fmt.Errorf("package %s: size %q or installed size %q is not a number", f[0], f[3], f[4])
 	}
-	if len(f[6]) != 64 {
+	if _, err := hex.DecodeString(f[6]); err != nil || len(f[6]) != 64 {
 		return Package{}, fmt.Errorf("package %s: %q is not a sha256", f[0], f[6])
 	}
 	return Package{Name: f[0], Version: f[1], Arch: f[2], Size: size, InstalledKiB: inst,

@@ -26,6 +26,7 @@ var (
 	unitRE     = regexp.MustCompile(`^[A-Za-z0-9:_.@-]+\.(service|socket|timer|target|path|mount)$`)
 	sizeRE     = regexp.MustCompile(`^(\d+)\s*(MiB|GiB|M|G)$`)
 	minDiskMiB = int64(512)
+	maxDiskMiB = int64(64) << 20 // 64 TiB
 )
 
 // Validate checks every field of a loaded spec and returns all problems at
@@ -35,7 +36,8 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 	if !nameRE.MatchString(s.Name) {
 		p.add("name", "use lower-case letters, digits and dashes, e.g. utzqanil", "%q is not a valid image name", s.Name)
 	}
-	if !nameRE.MatchString(s.Hostname) {
+	// The host name defaults to the image name: report a bad one once.
+	if s.Hostname != s.Name && !nameRE.MatchString(s.Hostname) {
 		p.add("hostname", "use lower-case letters, digits and dashes", "%q is not a valid host name", s.Hostname)
 	}
 	if u, err := url.Parse(s.Mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -132,6 +134,9 @@ func DiskSizeBytes(s string) (int64, error) {
 	mib := n
 	if strings.HasPrefix(m[2], "G") {
 		mib = n * 1024
+	}
+	if mib > maxDiskMiB {
+		return 0, fmt.Errorf("%q is larger than %d TiB, the most ostal makes", s, maxDiskMiB>>20)
 	}
 	if mib < minDiskMiB {
 		return 0, fmt.Errorf("%q is smaller than %d MiB", s, minDiskMiB)
