@@ -34,6 +34,7 @@ func TestLoadAppliesDefaults(t *testing.T) {
 		Files:         []File{{Source: "base/motd", Dest: "/etc/motd", Mode: "0644"}},
 		DiskSize:      "4GiB",
 		KernelCmdline: []string{"console=tty0", "console=ttyS0,115200"},
+		Compression:   "zstd",
 	}, s)
 }
 
@@ -45,6 +46,7 @@ mirror: https://mirror.example/debian
 components: [main, contrib]
 hostname: www
 disk_size: 2GiB
+compression: zlib
 kernel_cmdline: []
 files:
   - source: a
@@ -58,6 +60,7 @@ files:
 	assert.Equal(t, []string{"main", "contrib"}, s.Components)
 	assert.Equal(t, "www", s.Hostname)
 	assert.Equal(t, "2GiB", s.DiskSize)
+	assert.Equal(t, "zlib", s.Compression)
 	assert.Equal(t, "0600", s.Files[0].Mode)
 	// An explicit empty list means "no extra kernel arguments", not "defaults".
 	assert.Empty(t, s.KernelCmdline)
@@ -95,7 +98,7 @@ func TestLoadUnknownKeyWithoutCloseMatchListsKnownKeys(t *testing.T) {
 	assert.Equal(t, "files[0].owner", ps[0].Field)
 	assert.Equal(t, "known keys are source, dest, mode", ps[0].Hint)
 	assert.Equal(t, "flavour", ps[1].Field)
-	assert.Equal(t, "known keys are name, suite, mirror, components, architecture, hostname, packages, files, units, disk_size, kernel_cmdline", ps[1].Hint)
+	assert.Equal(t, "known keys are name, suite, mirror, components, architecture, hostname, packages, files, units, disk_size, kernel_cmdline, compression", ps[1].Hint)
 }
 
 func TestLoadTypeErrorsNameTheField(t *testing.T) {
@@ -111,9 +114,6 @@ func TestLoadTypeErrorsNameTheField(t *testing.T) {
 }
 
 func TestLoadTypeAndUnknownKeyProblemsTogether(t *testing.T) {
-	t.Skip(`BUG: Load promises every problem at once, but mapstructure records Metadata.Unused only for structs ` +
-		`that decoded without error, so one type error anywhere (here name: 5) hides every unknown key (packagez): ` +
-		`the user fixes the type, runs again, and only then learns about the typo`)
 	path := writeSpec(t, "name: 5\npackagez: [a]\n")
 	_, err := Load(path)
 	require.Error(t, err)
@@ -143,10 +143,6 @@ func TestLoadInvalidYAML(t *testing.T) {
 }
 
 func TestLoadShapeErrorsNameTheField(t *testing.T) {
-	t.Skip(`BUG: when a list or mapping has the wrong shape (files: written as a mapping, or a files entry ` +
-		`written as a plain string), typeProblem does not recognise mapstructure's wording, so the FieldError has an ` +
-		`empty Field and the problem is mapstructure's raw text ("'files' source data must be an array or slice, got map"); ` +
-		`validate --json then reports field "" for it`)
 	for _, yaml := range []string{
 		"name: web\nfiles:\n  source: a\n  dest: /a\n",
 		"name: web\nfiles:\n  - a\n",
@@ -161,9 +157,6 @@ func TestLoadShapeErrorsNameTheField(t *testing.T) {
 }
 
 func TestLoadScalarWhereListExpectedIsAnError(t *testing.T) {
-	t.Skip(`BUG: viper's default decode hook (StringToSliceHookFunc(",")) stays on although WeaklyTypedInput is off, ` +
-		`so "kernel_cmdline: console=ttyS0,115200 quiet" silently becomes ["console=ttyS0", "115200 quiet"] ` +
-		`(the kernel gets "console=ttyS0 115200 quiet") instead of a type error asking for "- item" lines`)
 	path := writeSpec(t, "name: web\npackages: [linux-image-amd64]\nkernel_cmdline: console=ttyS0,115200 quiet\n")
 	_, err := Load(path)
 	require.Error(t, err)
