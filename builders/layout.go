@@ -16,6 +16,14 @@ const (
 	rootPartName = "root"
 )
 
+// The data volume: attached at boot with this virtio serial, it holds all
+// state; its filesystem is made on first boot by systemd-makefs, which
+// never formats a device that already holds one.
+const (
+	DataVolumeSerial = "ostal-data"
+	DataMount        = "/srv/data"
+)
+
 // GPT partition type GUIDs.
 const (
 	typeBIOSBoot = "21686148-6449-6E6F-744E-656564454649"

@@ -153,7 +153,7 @@ func writeSystemFiles(root string, spec *images.Spec) error {
 	files := map[string]string{
 		"etc/hostname":         spec.Hostname + "\n",
 		"etc/hosts":            fmt.Sprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", spec.Hostname),
-		"etc/fstab":            fmt.Sprintf("# written by ostal\nPARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n", id.RootPartUUID),
+		"etc/fstab":            fstab(id),
 		"etc/apt/sources.list": fmt.Sprintf("deb %s %s %s\n", spec.Mirror, spec.Suite, strings.Join(spec.Components, " ")),
 		"boot/grub/grub.cfg":   grubConfig(spec, id, kernel, initrd),
 		"etc/kernel/cmdline":   kernelCmdline(spec, id) + "\n",
@@ -210,4 +210,14 @@ menuentry %q {
 	initrd %s
 }
 `, spec.Name, id.RootFSUUID, kernel, kernelCmdline(spec, id), initrd)
+}
+
+// fstab mounts the root by partition UUID and the data volume by its
+// serial; a missing data volume does not stop the boot (nofail), so SSH
+// stays reachable to repair it.
+func fstab(id Identity) string {
+	return fmt.Sprintf("# written by ostal\n"+
+		"PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n"+
+		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.makefs,x-systemd.device-timeout=90s\t0\t2\n",
+		id.RootPartUUID, DataVolumeSerial, DataMount)
 }
