@@ -1,0 +1,98 @@
+// Package checks holds the named checks that decide whether a booted image
+// is healthy: the boot test runs them against a local guest, the deployer
+// against the deployed one. Each check is registered once, by a dotted name,
+// in the file of the service it checks.
+package checks
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Check is one named, self-contained test of a booted machine.
+type Check struct {
+	// Name is dotted: "ssh", "wiki.edit", "dns.tcp". Globs select them.
+	Name    string
+	Summary string
+	// Timeout bounds the check; zero means a minute.
+	Timeout time.Duration
+	// Disruptive checks reboot, swap or stop the machine: they run after
+	// every other check, in registration order.
+	Disruptive bool
+	Run        func(ctx context.Context, m Machine) error
+}
+
+// Registry is a set of checks by name.
+type Registry struct {
+	checks map[string]Check
+	order  []string
+}
+
+// Default holds every check of ostal; files of this package add to it in
+// their init functions, as kola's tests do.
+var Default = &Registry{}
+
+// Register adds a check; a name registered twice is a programming error.
+func (r *Registry) Register(c Check) {
+	if r.checks == nil {
+		r.checks = map[string]Check{}
+	}
+	if _, dup := r.checks[c.Name]; dup {
+		panic(fmt.Sprintf("checks: %q is registered twice", c.Name))
+	}
+	if c.Name == "" || c.Run == nil {
+		panic("checks: a check needs a name and a Run function")
+	}
+	r.checks[c.Name] = c
+	r.order = append(r.order, c.Name)
+}
+
+// Names lists every registered check, sorted.
+func (r *Registry) Names() []string {
+	names := append([]string(nil), r.order...)
+	sort.Strings(names)
+	return names
+}
+
+// Select returns the checks matching any of the globs (all checks when
+// none is given): non-disruptive ones first, sorted by name, then the
+// disruptive ones in registration order. A glob matching nothing is an
+// error naming the checks there are.
+func (r *Registry) Select(globs []string) ([]Check, error) {
+	if len(globs) == 0 {
+		globs = []string{"*"}
+	}
+	chosen := map[string]bool{}
+	for _, g := range globs {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("check pattern %q: %w", g, err)
+		}
+		n := 0
+		for _, name := range r.order {
+			if ok, _ := path.Match(g, name); ok || strings.HasPrefix(name, g+".") {
+				chosen[name] = true
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("no check is named %q; the checks are: %s", g, strings.Join(r.Names(), ", "))
+		}
+	}
+	var plain, disruptive []Check
+	for _, name := range r.order {
+		if !chosen[name] {
+			continue
+		}
+		if c := r.checks[name]; c.Disruptive {
+			disruptive = append(disruptive, c)
+		} else {
+			plain = append(plain, c)
+		}
+	}
+	sort.Slice(plain, func(i, j int) bool { return plain[i].Name < plain[j].Name })
+	return append(plain, disruptive...), nil
+}

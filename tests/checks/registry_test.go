@@ -1,0 +1,90 @@
+package checks
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func noop(context.Context, Machine) error { return nil }
+
+func testRegistry() *Registry {
+	r := &Registry{}
+	r.Register(Check{Name: "shutdown", Disruptive: true, Run: noop})
+	r.Register(Check{Name: "wiki.edit", Run: noop})
+	r.Register(Check{Name: "wiki.upload", Run: noop})
+	r.Register(Check{Name: "persistence", Disruptive: true, Run: noop})
+	r.Register(Check{Name: "boot", Run: noop})
+	return r
+}
+
+func names(cs []Check) []string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	return n
+}
+
+func TestSelect(t *testing.T) {
+	r := testRegistry()
+	for _, c := range []struct {
+		globs []string
+		want  []string
+	}{
+		{nil, []string{"boot", "wiki.edit", "wiki.upload", "shutdown", "persistence"}},
+		{[]string{"wiki.*"}, []string{"wiki.edit", "wiki.upload"}},
+		{[]string{"wiki"}, []string{"wiki.edit", "wiki.upload"}},
+		{[]string{"persistence", "boot"}, []string{"boot", "persistence"}},
+		{[]string{"b*", "boot"}, []string{"boot"}},
+	} {
+		got, err := r.Select(c.globs)
+		require.NoError(t, err, c.globs)
+		assert.Equal(t, c.want, names(got), c.globs)
+	}
+}
+
+func TestSelectUnknownNamesTheChecks(t *testing.T) {
+	_, err := testRegistry().Select([]string{"wikki"})
+	assert.EqualError(t, err, `no check is named "wikki"; the checks are: boot, persistence, shutdown, wiki.edit, wiki.upload`)
+	_, err = testRegistry().Select([]string{"[a"})
+	assert.ErrorContains(t, err, `check pattern "[a"`)
+}
+
+func TestRegisterTwicePanics(t *testing.T) {
+	r := testRegistry()
+	assert.PanicsWithValue(t, `checks: "boot" is registered twice`, func() { r.Register(Check{Name: "boot", Run: noop}) })
+}
+
+func TestDefaultHasTheSystemChecks(t *testing.T) {
+	for _, n := range []string{"boot", "ssh", "no-secrets", "persistence", "shutdown"} {
+		assert.Contains(t, Default.Names(), n)
+	}
+}
+
+func TestScanTree(t *testing.T) {
+	tree := t.TempDir()
+	write := func(p, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(tree, p), []byte(content), 0o600))
+	}
+	write("/etc/machine-id", "")
+	write("/etc/shadow", "root:*:1:::::\nbob:$y$j9T$abc:1:::::\nann:!$6$x:1:::::\n")
+	write("/etc/ssh/ssh_host_ed25519_key.pub", "ssh-ed25519 AAAA")
+	write("/root/key", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+	write("/etc/ok.conf", "nothing\n")
+	found, err := scanTree(tree)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{
+		"/etc/shadow: a password hash for bob", "/etc/shadow: a password hash for ann",
+		"/etc/ssh/ssh_host_ed25519_key.pub: an SSH host key", "/root/key: a private key",
+	}, found)
+	write("/etc/machine-id", "0123456789abcdef0123456789abcdef\n")
+	found, err = scanTree(tree)
+	require.NoError(t, err)
+	assert.Contains(t, found, "/etc/machine-id: a machine-id")
+}
