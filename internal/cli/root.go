@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "check image specs and report every problem at once", runValidate},
 		{"lock", "pin every package of an image to an exact version and checksum", runLock},
 		{"build", "build a bootable, compressed qcow2 from a locked spec", runBuild},
+		{"test", "boot an image under libvirt and run named checks against it", runTest},
 		{"version", "print the version of ostal", runVersion},
 	}
 }

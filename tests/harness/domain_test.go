@@ -1,0 +1,68 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func spec() domainSpec {
+	return domainSpec{
+		Name: "ostal-test-1-ab", Accel: "qemu", Firmware: "bios", MemoryMiB: 1024, VCPUs: 2, Pool: "ostal-test",
+		RootVolume: "root.qcow2", DataVolume: "data.qcow2", SerialLog: "/r/serial.log", ReadyFile: "/r/ready.log",
+		Forwards: map[int]int{80: 40080, 22: 40022}, RunID: "1-ab", Owner: 1,
+		Credentials: map[string]string{"ssh.authorized_keys.root": "ssh-ed25519 AAAA test"},
+	}
+}
+
+func TestDomainXML(t *testing.T) {
+	x, err := domainXML(spec()).XML()
+	require.NoError(t, err)
+	for _, want := range []string{
+		`<domain type="qemu" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">`,
+		`<ostal:run xmlns:ostal="https://ostal.invalid/xmlns/test/1"><ostal:id>1-ab</ostal:id><ostal:pid>1</ostal:pid></ostal:run>`,
+		`<memory unit="MiB">1024</memory>`,
+		`<entry name="opt/io.systemd.credentials/ssh.authorized_keys.root">ssh-ed25519 AAAA test</entry>`,
+		`<type arch="x86_64" machine="pc">hvm</type>`,
+		`<source pool="ostal-test" volume="root.qcow2"></source>`,
+		`<serial>ostal-data</serial>`,
+		`<log file="/r/serial.log" append="off"></log>`,
+		`<source path="/r/ready.log"></source>`,
+		`<target type="virtio" name="org.ostal.ready"></target>`,
+		`<qemu:arg value="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:80"></qemu:arg>`,
+		`<on_reboot>destroy</on_reboot>`,
+	} {
+		assert.Contains(t, x, want)
+	}
+	assert.NotContains(t, x, "firmware=")
+}
+
+func TestDomainXMLUEFI(t *testing.T) {
+	s := spec()
+	s.Firmware = "uefi"
+	x, err := domainXML(s).XML()
+	require.NoError(t, err)
+	assert.Contains(t, x, `<os firmware="efi">`)
+	assert.Contains(t, x, `<type arch="x86_64" machine="q35">hvm</type>`)
+}
+
+func TestForwardsOnlyOnLoopback(t *testing.T) {
+	n := userNetdev(map[int]int{22: 1, 443: 2, 25: 3})
+	assert.Equal(t, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:1-:22,hostfwd=tcp:127.0.0.1:3-:25,hostfwd=tcp:127.0.0.1:2-:443", n)
+	assert.Equal(t, 3, strings.Count(n, "127.0.0.1:"))
+}
+
+func TestOwnerAlive(t *testing.T) {
+	assert.True(t, ownerAlive(Prefix+"1-ab-data.qcow2"), "pid 1 lives")
+	assert.False(t, ownerAlive(Prefix+"999999999-ab-data.qcow2"))
+	assert.True(t, ownerAlive(Prefix+"image-abc.qcow2"), "a name without a pid is not ours to judge")
+}
+
+func TestBootErrorShowsConsoleAndFailedUnits(t *testing.T) {
+	e := &BootError{Reason: "the guest did not report ready within 5m0s",
+		Console: "a\n[FAILED] Failed to start nginx.service - web server.\nb\n"}
+	assert.Equal(t, "the guest did not report ready within 5m0s; failed units: nginx.service\n"+
+		"last lines of the serial console:\n    a\n    [FAILED] Failed to start nginx.service - web server.\n    b", e.Error())
+}

@@ -1,0 +1,235 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/internal/virt"
+	"github.com/ostal/ostal/tests/checks"
+)
+
+// Guest is a booted test domain; it implements checks.Machine.
+type Guest struct {
+	conn      *virt.Conn
+	spec      domainSpec
+	image     string
+	swapImage string
+	key       ssh.Signer
+	keyPEM    []byte
+	ready     time.Duration
+	// Volumes for a swap: called with an image, it returns the overlay
+	// volume to boot from.
+	overlayFor   func(ctx context.Context, image string) (string, error)
+	readyTimeout time.Duration
+	progress     func(format string, args ...any)
+
+	started time.Time
+
+	mu     sync.Mutex
+	client *ssh.Client
+	notes  []string
+}
+
+var _ checks.Machine = (*Guest)(nil)
+
+func (g *Guest) Name() string              { return g.spec.Name }
+func (g *Guest) AdminKey() []byte          { return g.keyPEM }
+func (g *Guest) ImagePath() string         { return g.image }
+func (g *Guest) SwapImage() string         { return g.swapImage }
+func (g *Guest) ReadyAfter() time.Duration { return g.ready }
+
+func (g *Guest) Addr(guestPort int) (string, error) {
+	host, ok := g.spec.Forwards[guestPort]
+	if !ok {
+		return "", fmt.Errorf("guest port %d is not forwarded; the forwarded ports are %v", guestPort, g.spec.Forwards)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", host), nil
+}
+
+func (g *Guest) Console() string {
+	b, _ := os.ReadFile(g.spec.SerialLog)
+	return string(b)
+}
+
+func (g *Guest) Note(format string, args ...any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.notes = append(g.notes, fmt.Sprintf(format, args...))
+}
+
+// takeNotes returns and clears the notes of the check that just ran.
+func (g *Guest) takeNotes() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.notes
+	g.notes = nil
+	return n
+}
+
+// Run runs a command as root over SSH, logging in again if the guest
+// rebooted since the last command.
+func (g *Guest) Run(ctx context.Context, command string) (string, error) {
+	c, err := g.sshClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := checks.RunSSH(ctx, c, command)
+	if err != nil && strings.Contains(err.Error(), "EOF") {
+		g.dropClient()
+	}
+	return out, err
+}
+
+func (g *Guest) sshClient(ctx context.Context) (*ssh.Client, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.client != nil {
+		return g.client, nil
+	}
+	addr, err := g.Addr(22)
+	if err != nil {
+		return nil, err
+	}
+	c, err := checks.Client(ctx, addr, "root", ssh.PublicKeys(g.key))
+	if err != nil {
+		return nil, err
+	}
+	g.client = c
+	return c, nil
+}
+
+func (g *Guest) dropClient() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.client != nil {
+		g.client.Close()
+		g.client = nil
+	}
+}
+
+// boot defines and starts the domain and waits for its readiness line.
+func (g *Guest) boot(ctx context.Context) error {
+	g.dropClient()
+	for _, f := range []string{g.spec.ReadyFile, g.spec.SerialLog} {
+		os.Remove(f)
+	}
+	// Defined anew each boot: the XML changes with a swap or the
+	// accelerator, and libvirt refuses a second definition of a name.
+	if err := g.conn.Undefine(ctx, g.spec.Name); err != nil {
+		return err
+	}
+	if err := g.conn.Define(ctx, domainXML(g.spec)); err != nil {
+		return err
+	}
+	g.started = time.Now()
+	if err := g.conn.Start(ctx, g.spec.Name); err != nil {
+		return err
+	}
+	return g.waitReadyAfterProbe(ctx)
+}
+
+// waitReadyAfterProbe waits for a guest already started.
+func (g *Guest) waitReadyAfterProbe(ctx context.Context) error {
+	if err := g.waitReady(ctx, g.started); err != nil {
+		return err
+	}
+	g.ready = time.Since(g.started)
+	return nil
+}
+
+var readyLine = regexp.MustCompile(`ostal: (ready|not ready)[^\n]*`)
+
+// waitReady waits for the guest's own word on the readiness channel; on a
+// timeout it says what the guest was last doing.
+func (g *Guest) waitReady(ctx context.Context, start time.Time) error {
+	deadline := time.NewTimer(g.readyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b, _ := os.ReadFile(g.spec.ReadyFile)
+		if m := readyLine.FindString(string(b)); m != "" {
+			if strings.HasPrefix(m, "ostal: not ready") {
+				return &BootError{Reason: m, Console: g.Console()}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return &BootError{Reason: fmt.Sprintf("the guest did not report ready within %s", g.readyTimeout), Console: g.Console()}
+		case <-tick.C:
+			if running, err := g.conn.Running(ctx, g.spec.Name); err == nil && !running {
+				return &BootError{Reason: fmt.Sprintf("the guest stopped %s after start", time.Since(start).Round(time.Second)), Console: g.Console()}
+			}
+		}
+	}
+}
+
+func (g *Guest) Reboot(ctx context.Context) error {
+	if _, err := g.Shutdown(ctx); err != nil {
+		return err
+	}
+	g.progress("  rebooting %s", g.spec.Name)
+	return g.boot(ctx)
+}
+
+func (g *Guest) Swap(ctx context.Context, image string) error {
+	if _, err := g.Shutdown(ctx); err != nil {
+		return err
+	}
+	g.progress("  swapping to %s", image)
+	vol, err := g.overlayFor(ctx, image)
+	if err != nil {
+		return err
+	}
+	g.spec.RootVolume = vol
+	g.image = image
+	return g.boot(ctx)
+}
+
+func (g *Guest) Shutdown(ctx context.Context) (time.Duration, error) {
+	g.dropClient()
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	return g.conn.Shutdown(sctx, g.spec.Name)
+}
+
+// BootError is a guest that never became ready: the reason and what its
+// console said last.
+type BootError struct {
+	Reason  string
+	Console string
+}
+
+func (e *BootError) Error() string {
+	var failed []string
+	for _, m := range failedUnit.FindAllStringSubmatch(e.Console, -1) {
+		failed = append(failed, m[1])
+	}
+	msg := e.Reason
+	if len(failed) > 0 {
+		msg += "; failed units: " + strings.Join(failed, ", ")
+	}
+	return msg + "\nlast lines of the serial console:\n" + indent(tail(e.Console, 25))
+}
+
+var failedUnit = regexp.MustCompile(`Failed to start ([^\s]+)`)
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }

@@ -1,0 +1,291 @@
+package harness
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/internal/virt"
+)
+
+// run is one test run's libvirt objects.
+type run struct {
+	conn        *virt.Conn
+	opts        Options
+	pool        libvirt.StoragePool
+	id          string
+	imageDigest string
+	volumes     []string
+	guest       *Guest
+	dir         string
+	say         func(format string, args ...any)
+}
+
+func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say func(string, ...any)) (*run, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{conn: conn, opts: o, id: fmt.Sprintf("%d-%s", os.Getpid(), randomID()), dir: dir, say: say}
+	if r.pool, err = conn.EnsurePool(ctx, o.Pool, o.PoolPath); err != nil {
+		return nil, err
+	}
+	if err := r.removeLeftovers(ctx); err != nil {
+		return nil, err
+	}
+	signer, keyPEM, pub, err := adminKey()
+	if err != nil {
+		return nil, err
+	}
+	forwards := map[int]int{}
+	for _, p := range append([]int{22}, o.Forwards...) {
+		if forwards[p], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	r.guest = &Guest{
+		conn: conn, image: o.Image, swapImage: o.SwapImage, key: signer, keyPEM: keyPEM,
+		readyTimeout: o.ReadyTimeout, progress: say, overlayFor: r.overlayFor,
+		spec: domainSpec{
+			Name: Prefix + r.id, Accel: o.Accel, Firmware: o.Firmware, MemoryMiB: o.MemoryMiB, VCPUs: o.VCPUs,
+			Pool: o.Pool, SerialLog: filepath.Join(dir, "serial.log"), ReadyFile: filepath.Join(dir, "ready.log"),
+			Forwards: forwards, RunID: r.id, Owner: os.Getpid(),
+			Credentials: map[string]string{"ssh.authorized_keys.root": pub},
+		},
+	}
+	if r.guest.spec.RootVolume, err = r.overlayFor(ctx, o.Image); err != nil {
+		return nil, err
+	}
+	r.guest.spec.DataVolume = r.name("data.qcow2")
+	if _, err := conn.CreateVolume(ctx, r.pool, virt.Volume{Name: r.guest.spec.DataVolume,
+		Capacity: virt.Capacity{Unit: "MiB", Value: uint64(o.DataMiB)}, Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}}}); err != nil {
+		return nil, err
+	}
+	r.volumes = append(r.volumes, r.guest.spec.DataVolume)
+	return r, nil
+}
+
+func (r *run) name(suffix string) string { return Prefix + r.id + "-" + suffix }
+
+// overlayFor copies an image into the pool and makes a fresh overlay on
+// it, returning the overlay's volume name.
+func (r *run) overlayFor(ctx context.Context, image string) (string, error) {
+	digest, size, virtualSize, err := inspect(image)
+	if err != nil {
+		return "", err
+	}
+	if image == r.opts.Image {
+		r.imageDigest = digest
+	}
+	base := r.name("image-" + digest[:12] + ".qcow2")
+	basePath, err := r.conn.VolumePath(ctx, r.pool, base)
+	if virt.IsNotFound(err) {
+		r.say("copying %s into pool %s", image, r.opts.Pool)
+		basePath, err = r.upload(ctx, base, image, size)
+	}
+	if err != nil {
+		return "", err
+	}
+	overlay := r.name("root-" + digest[:12] + ".qcow2")
+	if err := r.conn.DeleteVolume(ctx, r.pool, overlay); err != nil {
+		return "", err
+	}
+	_, err = r.conn.CreateVolume(ctx, r.pool, virt.Volume{Name: overlay,
+		Capacity:     virt.Capacity{Unit: "B", Value: virtualSize},
+		Target:       virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}},
+		BackingStore: &virt.BackingStore{Path: basePath, Format: virt.Format{Type: "qcow2"}}})
+	if err != nil {
+		return "", err
+	}
+	r.volumes = append(r.volumes, overlay)
+	return overlay, nil
+}
+
+func (r *run) upload(ctx context.Context, name, image string, size int64) (string, error) {
+	path, err := r.conn.CreateVolume(ctx, r.pool, virt.Volume{Name: name,
+		Capacity: virt.Capacity{Unit: "B", Value: uint64(size)}, Target: virt.VolumeTarget{Format: virt.Format{Type: "raw"}}})
+	if err != nil {
+		return "", err
+	}
+	r.volumes = append(r.volumes, name)
+	f, err := os.Open(image)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return path, r.conn.Upload(ctx, r.pool, name, f, uint64(size))
+}
+
+// inspect returns an image file's sha256, size and virtual disk size.
+func inspect(image string) (digest string, size int64, virtualSize uint64, err error) {
+	f, err := os.Open(image)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	defer f.Close()
+	hdr := make([]byte, 32)
+	if _, err := io.ReadFull(f, hdr); err != nil {
+		return "", 0, 0, fmt.Errorf("read %s: %w", image, err)
+	}
+	virtualSize = binary.BigEndian.Uint64(hdr[24:])
+	h := sha256.New()
+	f.Seek(0, io.SeekStart)
+	if size, err = io.Copy(h, f); err != nil {
+		return "", 0, 0, fmt.Errorf("checksum %s: %w", image, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), size, virtualSize, nil
+}
+
+// boot starts the guest. With Accel "auto" it first tries KVM and keeps it
+// only if the guest writes on its console within 20 s: a /dev/kvm node
+// alone proves nothing.
+func (r *run) boot(ctx context.Context) error {
+	g := r.guest
+	if g.spec.Accel != "auto" {
+		return g.boot(ctx)
+	}
+	g.spec.Accel = "kvm"
+	if r.probeKVM(ctx) {
+		r.say("KVM works: the guest runs accelerated")
+		return g.waitReadyAfterProbe(ctx)
+	}
+	r.say("KVM does not run guests here: using TCG (software emulation)")
+	g.spec.Accel = "qemu"
+	return g.boot(ctx)
+}
+
+func (r *run) probeKVM(ctx context.Context) bool {
+	g := r.guest
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		return false
+	}
+	os.Remove(g.spec.SerialLog)
+	if err := g.conn.Define(ctx, domainXML(g.spec)); err != nil {
+		return false
+	}
+	g.started = time.Now()
+	if err := g.conn.Start(ctx, g.spec.Name); err != nil {
+		return false
+	}
+	for time.Since(g.started) < 20*time.Second && ctx.Err() == nil {
+		if b, _ := os.ReadFile(g.spec.SerialLog); len(strings.TrimSpace(string(b))) > 0 {
+			return true
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	g.conn.Destroy(context.WithoutCancel(ctx), g.spec.Name)
+	return false
+}
+
+// remove deletes the domain and every volume of this run.
+func (r *run) remove(ctx context.Context) error {
+	r.guest.dropClient()
+	if err := r.conn.Undefine(ctx, r.guest.spec.Name); err != nil {
+		return err
+	}
+	for _, v := range r.volumes {
+		if err := r.conn.DeleteVolume(ctx, r.pool, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeLeftovers deletes the domains and volumes of earlier runs whose
+// process is gone (killed runs); those of live runs stay.
+func (r *run) removeLeftovers(ctx context.Context) error {
+	doms, err := r.conn.Domains(ctx, Prefix)
+	if err != nil {
+		return err
+	}
+	for _, d := range doms {
+		if ownerAlive(d) {
+			continue
+		}
+		r.say("removing domain %s left by a killed run", d)
+		if err := r.conn.Undefine(ctx, d); err != nil {
+			return err
+		}
+	}
+	vols, err := r.conn.Volumes(ctx, r.pool)
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		if strings.HasPrefix(v, Prefix) && !ownerAlive(v) {
+			r.say("removing volume %s left by a killed run", v)
+			if err := r.conn.DeleteVolume(ctx, r.pool, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ownerAlive reads the pid in a name such as ostal-test-1234-ab12cd34-data.
+func ownerAlive(name string) bool {
+	pidText, _, _ := strings.Cut(strings.TrimPrefix(name, Prefix), "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		return true // not ours to judge
+	}
+	if pid == os.Getpid() {
+		return true
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}
+
+// adminKey makes the run's throwaway admin key.
+func adminKey() (ssh.Signer, []byte, string, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "ostal test admin")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " ostal-test-admin"
+	return signer, pem.EncodeToMemory(block), pub, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// saveJournal copies the guest's journal into the report folder.
+func (r *run) saveJournal(ctx context.Context) {
+	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := r.guest.Run(jctx, "journalctl -b --no-pager -o short-monotonic")
+	if err != nil {
+		out = fmt.Sprintf("journal unavailable: %v\n", err)
+	}
+	os.WriteFile(filepath.Join(r.dir, "journal.txt"), []byte(out), 0o644)
+}
