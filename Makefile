@@ -10,9 +10,10 @@ LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.c
 # tool comes locked from Debian, see builders/builder.go); the boot tests
 # need QEMU with both firmwares.
 BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
-TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios
+TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs
+BENCH_PACKAGES := mkosi
 
-.PHONY: image test unit integration lint bench clean host-packages test-packages
+.PHONY: image test unit integration boottest imagetest lint bench clean host-packages test-packages libvirtd
 
 $(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
@@ -26,13 +27,27 @@ test-packages:
 image: host-packages $(BIN)
 	$(BIN) build $(SPEC)
 
-test: lint unit integration image
+libvirtd: test-packages
+	@./.ci/start-libvirtd
+
+# Every test: fast unit tests, the build tests, the boot tests, then the
+# full image is built and boot-tested once.
+test: lint unit integration boottest imagetest
 
 unit:
-	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/...
+	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./tests/checks/ ./tests/harness/
 
 integration: test-packages
 	$(GO) test -count=1 -timeout 60m -v ./tests/build/
+
+boottest: libvirtd
+	$(GO) test -count=1 -timeout 60m -v ./tests/boot/
+
+# The full image, built by `make image`, boot-tested with every check.
+# The swap part of persistence is proven on the small images (boottest).
+IMAGE_TEST_FLAGS ?= --check boot --check ssh --check no-secrets --check shutdown
+imagetest: image libvirtd
+	$(BIN) test $(IMAGE_TEST_FLAGS) build/$(basename $(notdir $(SPEC))).qcow2
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -40,6 +55,7 @@ lint:
 	$(GO) vet ./...
 
 bench: test-packages $(BIN)
+	@./.ci/host-packages $(BENCH_PACKAGES)
 	$(GO) run ./tests/bench
 
 clean:

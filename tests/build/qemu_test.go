@@ -190,11 +190,3 @@ func sshBanner(t *testing.T, port int) string {
 	}
 	return strings.TrimSpace(string(buf[:n]))
 }
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
