@@ -51,19 +51,30 @@ type SysInfoEntry struct {
 }
 
 type OS struct {
-	Firmware string   `xml:"firmware,attr,omitempty"` // "efi" for OVMF
-	Type     OSType   `xml:"type"`
-	Loader   *Loader  `xml:"loader,omitempty"`
-	NVRAM    *NVRAM   `xml:"nvram,omitempty"`
-	Boot     []Boot   `xml:"boot"`
-	SMBIOS   *SMBIOS  `xml:"smbios,omitempty"`
-	BIOS     *BIOSLog `xml:"bios,omitempty"`
+	Firmware string `xml:"firmware,attr,omitempty"` // "efi" for OVMF
+	Type     OSType `xml:"type"`
+	// FirmwareFeatures steer libvirt's choice of firmware file.
+	FirmwareFeatures *FirmwareFeatures `xml:"firmware,omitempty"`
+	Loader           *Loader           `xml:"loader,omitempty"`
+	NVRAM            *NVRAM            `xml:"nvram,omitempty"`
+	Boot             []Boot            `xml:"boot"`
+	SMBIOS           *SMBIOS           `xml:"smbios,omitempty"`
+	BIOS             *BIOSLog          `xml:"bios,omitempty"`
 }
 
 type OSType struct {
 	Arch    string `xml:"arch,attr"`
 	Machine string `xml:"machine,attr"`
 	Value   string `xml:",chardata"`
+}
+
+type FirmwareFeatures struct {
+	Features []FirmwareFeature `xml:"feature"`
+}
+
+type FirmwareFeature struct {
+	Enabled string `xml:"enabled,attr"`
+	Name    string `xml:"name,attr"`
 }
 
 type Loader struct {

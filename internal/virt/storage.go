@@ -39,6 +39,8 @@ type Capacity struct {
 type VolumeTarget struct {
 	Format Format `xml:"format"`
 	Path   string `xml:"path,omitempty"`
+	// Compat "1.1" makes a current qcow2 (libvirt defaults to 0.10).
+	Compat string `xml:"compat,omitempty"`
 }
 
 type Format struct {

@@ -77,6 +77,12 @@ func domainXML(s domainSpec) *virt.Domain {
 	if s.Firmware == "uefi" {
 		d.OS.Firmware = "efi"
 		d.OS.Type.Machine = "q35"
+		// Left to itself libvirt picks the Secure Boot build with
+		// Microsoft's keys, which refuses our unsigned GRUB.
+		d.OS.FirmwareFeatures = &virt.FirmwareFeatures{Features: []virt.FirmwareFeature{
+			{Enabled: "no", Name: "secure-boot"}, {Enabled: "no", Name: "enrolled-keys"}}}
+		// The NIC needs a fixed slot that libvirt's own devices leave free.
+		d.QEMUArgs.Args[3].Value = "virtio-net-pci,netdev=n0,bus=pcie.0,addr=0x10"
 	}
 	if len(s.Credentials) > 0 {
 		d.SysInfo = &virt.SysInfo{Type: "fwcfg"}

@@ -66,3 +66,13 @@ func TestBootErrorShowsConsoleAndFailedUnits(t *testing.T) {
 	assert.Equal(t, "the guest did not report ready within 5m0s; failed units: nginx.service\n"+
 		"last lines of the serial console:\n    a\n    [FAILED] Failed to start nginx.service - web server.\n    b", e.Error())
 }
+
+func TestDomainXMLUEFIRefusesSecureBootAndMovesTheNIC(t *testing.T) {
+	s := spec()
+	s.Firmware = "uefi"
+	x, err := domainXML(s).XML()
+	require.NoError(t, err)
+	assert.Contains(t, x, `<feature enabled="no" name="secure-boot"></feature>`)
+	assert.Contains(t, x, `<feature enabled="no" name="enrolled-keys"></feature>`)
+	assert.Contains(t, x, `virtio-net-pci,netdev=n0,bus=pcie.0,addr=0x10`)
+}

@@ -114,24 +114,34 @@ func (g *Guest) dropClient() {
 	}
 }
 
-// boot defines and starts the domain and waits for its readiness line.
-func (g *Guest) boot(ctx context.Context) error {
-	g.dropClient()
-	for _, f := range []string{g.spec.ReadyFile, g.spec.SerialLog} {
-		os.Remove(f)
-	}
-	// Defined anew each boot: the XML changes with a swap or the
-	// accelerator, and libvirt refuses a second definition of a name.
+// define (re)defines the domain. Done as rarely as possible: some
+// libvirt hosts probe QEMU again on every definition, which takes up to a
+// minute; reboots and swaps reuse the definition.
+func (g *Guest) define(ctx context.Context) error {
+	t0 := time.Now()
+	// libvirt refuses a second definition of a name with another UUID.
 	if err := g.conn.Undefine(ctx, g.spec.Name); err != nil {
 		return err
 	}
 	if err := g.conn.Define(ctx, domainXML(g.spec)); err != nil {
 		return err
 	}
+	g.progress("  defined %s in %.1f s", g.spec.Name, time.Since(t0).Seconds())
+	return nil
+}
+
+// boot starts the defined domain and waits for its readiness line.
+func (g *Guest) boot(ctx context.Context) error {
+	g.dropClient()
+	for _, f := range []string{g.spec.ReadyFile, g.spec.SerialLog} {
+		os.Remove(f)
+	}
 	g.started = time.Now()
 	if err := g.conn.Start(ctx, g.spec.Name); err != nil {
 		return err
 	}
+	g.progress("  started %s (%s, %s) in %.1f s; waiting for it to say it is ready",
+		g.spec.Name, g.spec.Accel, g.spec.Firmware, time.Since(g.started).Seconds())
 	return g.waitReadyAfterProbe(ctx)
 }
 
@@ -187,11 +197,11 @@ func (g *Guest) Swap(ctx context.Context, image string) error {
 		return err
 	}
 	g.progress("  swapping to %s", image)
-	vol, err := g.overlayFor(ctx, image)
-	if err != nil {
+	// The overlay volume keeps its name and gets the new image beneath:
+	// the domain's definition does not change.
+	if _, err := g.overlayFor(ctx, image); err != nil {
 		return err
 	}
-	g.spec.RootVolume = vol
 	g.image = image
 	return g.boot(ctx)
 }
@@ -200,7 +210,11 @@ func (g *Guest) Shutdown(ctx context.Context) (time.Duration, error) {
 	g.dropClient()
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	return g.conn.Shutdown(sctx, g.spec.Name)
+	d, err := g.conn.Shutdown(sctx, g.spec.Name)
+	if err == nil {
+		g.progress("  %s powered off in %.1f s", g.spec.Name, d.Seconds())
+	}
+	return d, err
 }
 
 // BootError is a guest that never became ready: the reason and what its

@@ -96,9 +96,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	r := &Report{Image: o.Image, URI: o.URI, Firmware: o.Firmware, Started: time.Now().UTC()}
-	r.Dir = filepath.Join(o.ReportDir, r.Started.Format("20060102-150405"))
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report folder: %w", err)
+	}
+	// One folder a run, named by its start; runs started in the same
+	// second get a suffix.
+	r.Dir = filepath.Join(o.ReportDir, r.Started.Format("20060102-150405"))
+	for n := 2; ; n++ {
+		err := os.Mkdir(r.Dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !os.IsExist(err) {
+			return nil, fmt.Errorf("create report folder: %w", err)
+		}
+		r.Dir = filepath.Join(o.ReportDir, fmt.Sprintf("%s-%d", r.Started.Format("20060102-150405"), n))
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, format+"\n", args...) }
 	conn, err := virt.Dial(ctx, o.URI)

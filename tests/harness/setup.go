@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/internal/virt"
 )
 
@@ -33,6 +35,7 @@ type run struct {
 	imageDigest string
 	volumes     []string
 	guest       *Guest
+	probes      probeMemory
 	dir         string
 	say         func(format string, args ...any)
 }
@@ -42,7 +45,8 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 	if err != nil {
 		return nil, err
 	}
-	r := &run{conn: conn, opts: o, id: fmt.Sprintf("%d-%s", os.Getpid(), randomID()), dir: dir, say: say}
+	r := &run{conn: conn, opts: o, id: fmt.Sprintf("%d-%s", os.Getpid(), randomID()), dir: dir, say: say,
+		probes: probeMemory{path: filepath.Join(builders.DefaultCacheDir(), "kvm-probe")}}
 	if r.pool, err = conn.EnsurePool(ctx, o.Pool, o.PoolPath); err != nil {
 		return nil, err
 	}
@@ -74,7 +78,7 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 	}
 	r.guest.spec.DataVolume = r.name("data.qcow2")
 	if _, err := conn.CreateVolume(ctx, r.pool, virt.Volume{Name: r.guest.spec.DataVolume,
-		Capacity: virt.Capacity{Unit: "MiB", Value: uint64(o.DataMiB)}, Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}}}); err != nil {
+		Capacity: virt.Capacity{Unit: "MiB", Value: uint64(o.DataMiB)}, Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
 		return nil, err
 	}
 	r.volumes = append(r.volumes, r.guest.spec.DataVolume)
@@ -102,18 +106,20 @@ func (r *run) overlayFor(ctx context.Context, image string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	overlay := r.name("root-" + digest[:12] + ".qcow2")
+	overlay := r.name("root.qcow2")
 	if err := r.conn.DeleteVolume(ctx, r.pool, overlay); err != nil {
 		return "", err
 	}
 	_, err = r.conn.CreateVolume(ctx, r.pool, virt.Volume{Name: overlay,
 		Capacity:     virt.Capacity{Unit: "B", Value: virtualSize},
-		Target:       virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}},
+		Target:       virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"},
 		BackingStore: &virt.BackingStore{Path: basePath, Format: virt.Format{Type: "qcow2"}}})
 	if err != nil {
 		return "", err
 	}
-	r.volumes = append(r.volumes, overlay)
+	if !slices.Contains(r.volumes, overlay) {
+		r.volumes = append(r.volumes, overlay)
+	}
 	return overlay, nil
 }
 
@@ -153,20 +159,32 @@ func inspect(image string) (digest string, size int64, virtualSize uint64, err e
 }
 
 // boot starts the guest. With Accel "auto" it first tries KVM and keeps it
-// only if the guest writes on its console within 20 s: a /dev/kvm node
-// alone proves nothing.
+// only if the guest writes on its console within 20 s under it: a
+// /dev/kvm node alone proves nothing. The outcome is remembered until the
+// host reboots, so later runs do not pay for the probe again.
 func (r *run) boot(ctx context.Context) error {
 	g := r.guest
 	if g.spec.Accel != "auto" {
+		if err := g.define(ctx); err != nil {
+			return err
+		}
 		return g.boot(ctx)
 	}
-	g.spec.Accel = "kvm"
-	if r.probeKVM(ctx) {
+	switch remembered := r.probes.get(); {
+	case remembered == "qemu":
+		r.say("KVM did not run a guest on this host since it booted: using TCG (software emulation)")
+	case r.probeKVM(ctx):
+		r.probes.put("kvm")
 		r.say("KVM works: the guest runs accelerated")
 		return g.waitReadyAfterProbe(ctx)
+	default:
+		r.probes.put("qemu")
+		r.say("KVM does not run guests here: using TCG (software emulation)")
 	}
-	r.say("KVM does not run guests here: using TCG (software emulation)")
 	g.spec.Accel = "qemu"
+	if err := g.define(ctx); err != nil {
+		return err
+	}
 	return g.boot(ctx)
 }
 
@@ -175,10 +193,11 @@ func (r *run) probeKVM(ctx context.Context) bool {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return false
 	}
-	os.Remove(g.spec.SerialLog)
-	if err := g.conn.Define(ctx, domainXML(g.spec)); err != nil {
+	g.spec.Accel = "kvm"
+	if err := g.define(ctx); err != nil {
 		return false
 	}
+	os.Remove(g.spec.SerialLog)
 	g.started = time.Now()
 	if err := g.conn.Start(ctx, g.spec.Name); err != nil {
 		return false
@@ -191,6 +210,32 @@ func (r *run) probeKVM(ctx context.Context) bool {
 	}
 	g.conn.Destroy(context.WithoutCancel(ctx), g.spec.Name)
 	return false
+}
+
+// probeMemory remembers the KVM probe's outcome for the host's current
+// boot.
+type probeMemory struct{ path string }
+
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
+func (p probeMemory) get() string {
+	b, err := os.ReadFile(p.path)
+	if err != nil {
+		return ""
+	}
+	id, accel, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if id != bootID() {
+		return ""
+	}
+	return accel
+}
+
+func (p probeMemory) put(accel string) {
+	os.MkdirAll(filepath.Dir(p.path), 0o755)
+	os.WriteFile(p.path, []byte(bootID()+" "+accel+"\n"), 0o644)
 }
 
 // remove deletes the domain and every volume of this run.
