@@ -45,7 +45,7 @@ boottest: libvirtd
 
 # The full image, built by `make image`, boot-tested with every check.
 # The swap part of persistence is proven on the small images (boottest).
-IMAGE_TEST_FLAGS ?= --check boot --check ssh --check no-secrets --check shutdown
+IMAGE_TEST_FLAGS ?= --ready-timeout 10m --check boot --check ssh --check no-secrets --check shutdown
 imagetest: image libvirtd
 	$(BIN) test $(IMAGE_TEST_FLAGS) build/$(basename $(notdir $(SPEC))).qcow2
 

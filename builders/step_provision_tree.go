@@ -72,10 +72,16 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 			return halt(state, fmt.Errorf("enable units: %w", err))
 		}
 	}
+	if len(spec.MaskedUnits) > 0 {
+		args := append([]string{root, "systemctl", "mask"}, spec.MaskedUnits...)
+		if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: args}); err != nil {
+			return halt(state, fmt.Errorf("mask units: %w", err))
+		}
+	}
 	if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: []string{root, "systemctl", "set-default", "multi-user.target"}}); err != nil {
 		return halt(state, fmt.Errorf("set default target: %w", err))
 	}
-	say(state, "%d files, %d units enabled", len(spec.Files), len(spec.Units))
+	say(state, "%d files, %d units enabled, %d masked", len(spec.Files), len(spec.Units), len(spec.MaskedUnits))
 	return multistep.ActionContinue
 }
 

@@ -20,6 +20,9 @@ type Spec struct {
 	Files []File `mapstructure:"files"`
 	// Units are systemd units enabled in the image.
 	Units []string `mapstructure:"units"`
+	// MaskedUnits never start, whatever their package enables: services a
+	// server does not need, or not configured yet.
+	MaskedUnits []string `mapstructure:"masked_units"`
 	// DiskSize is the size of the whole virtual disk, e.g. "4GiB".
 	DiskSize      string   `mapstructure:"disk_size"`
 	KernelCmdline []string `mapstructure:"kernel_cmdline"`

@@ -48,16 +48,23 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 	}
 	validatePackages(p, s.Packages, s.Suite, idx)
 	validateFiles(p, s.Files, provisionDir)
-	seen := map[string]bool{}
-	for i, u := range s.Units {
-		field := fmt.Sprintf("units[%d]", i)
-		switch {
-		case !unitRE.MatchString(u):
-			p.add(field, "name the unit with its suffix, e.g. ssh.service", "%q is not a systemd unit name", u)
-		case seen[u]:
-			p.add(field, "remove the repetition", "%q is listed twice", u)
+	seen := map[string]string{}
+	for _, list := range []struct {
+		key   string
+		units []string
+	}{{"units", s.Units}, {"masked_units", s.MaskedUnits}} {
+		for i, u := range list.units {
+			field := fmt.Sprintf("%s[%d]", list.key, i)
+			switch {
+			case !unitRE.MatchString(u):
+				p.add(field, "name the unit with its suffix, e.g. ssh.service", "%q is not a systemd unit name", u)
+			case seen[u] == list.key:
+				p.add(field, "remove the repetition", "%q is listed twice", u)
+			case seen[u] != "":
+				p.add(field, "a unit is either enabled or masked: remove it from one list", "%q is also in %s", u, seen[u])
+			}
+			seen[u] = list.key
 		}
-		seen[u] = true
 	}
 	if _, err := DiskSizeBytes(s.DiskSize); err != nil {
 		p.add("disk_size", fmt.Sprintf(`write a size such as "4GiB" (at least %d MiB)`, minDiskMiB), "%v", err)

@@ -218,3 +218,24 @@ func TestDiskSizeBytesOverflow(t *testing.T) {
 	got, err := DiskSizeBytes("8796093022208GiB")
 	assert.Error(t, err, "got %d bytes", got)
 }
+
+func TestValidateMaskedUnits(t *testing.T) {
+	s := &Spec{Path: "images/x.yaml", Name: "x", Hostname: "x", Mirror: DefaultMirror, Architecture: "amd64",
+		Packages: []string{"bash"}, DiskSize: "4GiB", Compression: "zstd",
+		Units: []string{"ssh.service"}, MaskedUnits: []string{"ssh.service", "mailman3", "exim4.service", "exim4.service"}}
+	err := Validate(s, t.TempDir(), nil)
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		`images/x.yaml: masked_units[0]: "ssh.service" is also in units; a unit is either enabled or masked: remove it from one list`,
+		`images/x.yaml: masked_units[1]: "mailman3" is not a systemd unit name; name the unit with its suffix, e.g. ssh.service`,
+		`images/x.yaml: masked_units[3]: "exim4.service" is listed twice; remove the repetition`,
+	}, problemLines(err))
+}
+
+func problemLines(err error) []string {
+	var out []string
+	for _, p := range Problems(err) {
+		out = append(out, p.Error())
+	}
+	return out
+}
