@@ -21,12 +21,22 @@ import (
 	"github.com/ostal/ostal/tests/testutil"
 )
 
-// images are built once for every test of this package.
-var images struct{ tiny, next, broken string }
+// images are built once for every test of this package, into imageDir.
+var (
+	images   struct{ tiny, next, broken string }
+	imageDir string
+)
 
 func TestMain(m *testing.M) {
 	testutil.RequireRoot(m, "tests/boot")
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "ostal-boot-images-")
+	if err != nil {
+		panic(err)
+	}
+	imageDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func buildImages(t *testing.T) {
@@ -34,8 +44,7 @@ func buildImages(t *testing.T) {
 	if images.tiny != "" {
 		return
 	}
-	out := t.TempDir()
-	os.Chmod(out, 0o755)
+	out := imageDir
 	for name, dst := range map[string]*string{"tiny": &images.tiny, "tiny-next": &images.next, "broken": &images.broken} {
 		spec := testutil.LockedSpec(t, testutil.TestSpec(name), nil)
 		m := testutil.Build(t, spec, testutil.SharedCache(), out)

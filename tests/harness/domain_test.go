@@ -76,3 +76,9 @@ func TestDomainXMLUEFIRefusesSecureBootAndMovesTheNIC(t *testing.T) {
 	assert.Contains(t, x, `<feature enabled="no" name="enrolled-keys"></feature>`)
 	assert.Contains(t, x, `virtio-net-pci,netdev=n0,bus=pcie.0,addr=0x10`)
 }
+
+func TestBootErrorNamesAPanicEvenAboveTheTail(t *testing.T) {
+	console := "[ 1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n" + strings.Repeat("[ 1.1] trace\n", 40)
+	e := &BootError{Reason: "the guest stopped 26s after start", Console: console}
+	assert.True(t, strings.HasPrefix(e.Error(), "the guest stopped 26s after start; the kernel says: Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n"), e.Error())
+}

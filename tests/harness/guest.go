@@ -230,13 +230,19 @@ func (e *BootError) Error() string {
 		failed = append(failed, m[1])
 	}
 	msg := e.Reason
+	if m := kernelTrouble.FindString(e.Console); m != "" {
+		msg += "; the kernel says: " + strings.TrimSpace(m)
+	}
 	if len(failed) > 0 {
 		msg += "; failed units: " + strings.Join(failed, ", ")
 	}
 	return msg + "\nlast lines of the serial console:\n" + indent(tail(e.Console, 25))
 }
 
-var failedUnit = regexp.MustCompile(`Failed to start ([^\s]+)`)
+var (
+	failedUnit    = regexp.MustCompile(`Failed to start ([^\s]+)`)
+	kernelTrouble = regexp.MustCompile(`(Kernel panic|Oops:|BUG: )[^\n]*`)
+)
 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
