@@ -11,6 +11,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/ostal/ostal/builders"
+	"github.com/ostal/ostal/images"
 )
 
 func runBuild(ctx context.Context, env *Env, args []string) error {
@@ -47,7 +48,8 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	art, err := b.Run(ctx, ui, nil)
 	if err != nil {
 		if builders.IsNoSpace(err) {
-			return fmt.Errorf("%w\nthe disk ran out of space: a build needs about 3 times the image's installed size in %s and %s; free space there or point OSTAL_CACHE elsewhere", err, *cache, *output)
+			return fmt.Errorf("%w\nthe disk ran out of space: %s; free space there or point OSTAL_CACHE and --output elsewhere",
+				err, spaceNeeded(b.Config.Lock, *cache, *output))
 		}
 		return err
 	}
@@ -70,4 +72,22 @@ func printSummary(w io.Writer, a *builders.Artifact, total time.Duration) {
 	fmt.Fprintf(tw, "total\t%.1f\n", total.Seconds())
 	tw.Flush()
 	fmt.Fprintf(w, "\nimage     %s (%d MiB)\nsha256    %s\nmanifest  %s\n", a.Image, a.Manifest.Image.Size>>20, a.Manifest.Image.SHA256, a.ManifestPath)
+}
+
+// spaceNeeded says how much room a build of the locked image takes: the
+// .debs and a root tree in the cache, a working copy of the tree, the
+// filesystem image and the qcow2 in the output folder.
+func spaceNeeded(lockPath, cache, output string) string {
+	l, err := images.ReadLock(lockPath)
+	if err != nil {
+		return fmt.Sprintf("a build needs room in %s and %s", cache, output)
+	}
+	var debs, installed int64
+	for _, p := range l.Sets[images.SetImage] {
+		debs += p.Size
+		installed += p.InstalledKiB << 10
+	}
+	gib := func(n int64) string { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }
+	return fmt.Sprintf("this image needs about %s in %s (its .debs and one root tree) and %s in %s (a copy of the tree, its filesystem and the qcow2)",
+		gib(debs+installed), cache, gib(3*installed), output)
 }

@@ -67,6 +67,7 @@ func TestDiskFull(t *testing.T) {
 	defer exec.Command("umount", full).Run()
 	code, _, errOut := ostal(t, "build", "--cache", sharedCache(), "--output", full, "--provision", provisionDir, spec)
 	expectFailure(t, code, errOut, "the disk ran out of space")
+	expectFailure(t, code, errOut, "this image needs about")
 	expectFailure(t, code, errOut, full)
 	expectEmpty(t, full)
 }

@@ -146,6 +146,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.Accel = run.guest.spec.Accel
 	r.ReadyAfter = run.guest.ready.Seconds()
 	if bootErr != nil {
+		// sshd may answer although the guest never said it was ready.
+		run.saveJournal(ctx)
 		r.BootError = bootErr.Error()
 		r.finish(run.guest.Console())
 		return r, r.write()
