@@ -283,17 +283,28 @@ func (r *run) removeLeftovers(ctx context.Context) error {
 	return nil
 }
 
-// ownerAlive reads the pid in a name such as ostal-test-1234-ab12cd34-data.
-func ownerAlive(name string) bool {
+// RunPID reads the pid of the run that made a domain or volume, from a
+// name such as ostal-test-1234-ab12cd34-data.qcow2.
+func RunPID(name string) (int, bool) {
+	if !strings.HasPrefix(name, Prefix) {
+		return 0, false
+	}
 	pidText, _, _ := strings.Cut(strings.TrimPrefix(name, Prefix), "-")
 	pid, err := strconv.Atoi(pidText)
-	if err != nil {
-		return true // not ours to judge
+	return pid, err == nil
+}
+
+// ownerAlive: the run that made name is still running (or name is not a
+// run's, and so not ours to judge).
+func ownerAlive(name string) bool {
+	pid, ok := RunPID(name)
+	if !ok {
+		return true
 	}
 	if pid == os.Getpid() {
 		return true
 	}
-	err = syscall.Kill(pid, 0)
+	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM
 }
 
