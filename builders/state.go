@@ -51,3 +51,26 @@ func halt(state multistep.StateBag, err error) multistep.StepAction {
 	state.Put("error", err)
 	return multistep.ActionHalt
 }
+
+// workInputs are what the steps after provisioning all read: spec, lock,
+// the work directory and the tools tree.
+type workInputs struct {
+	spec  *images.Spec
+	lock  *images.Lock
+	dir   string
+	tools string
+}
+
+func getWork(state multistep.StateBag) (w workInputs, err error) {
+	if w.spec, err = keySpec.get(state); err != nil {
+		return w, err
+	}
+	if w.lock, err = keyLock.get(state); err != nil {
+		return w, err
+	}
+	if w.dir, err = keyWorkDir.get(state); err != nil {
+		return w, err
+	}
+	w.tools, err = keyTools.get(state)
+	return w, err
+}

@@ -21,18 +21,11 @@ type stepAssembleDisk struct {
 }
 
 func (s *stepAssembleDisk) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	spec, err := keySpec.get(state)
+	w, err := getWork(state)
 	if err != nil {
 		return halt(state, err)
 	}
-	work, err := keyWorkDir.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
-	tools, err := keyTools.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
+	spec, work, tools := w.spec, w.dir, w.tools
 	esp, err := keyESP.get(state)
 	if err != nil {
 		return halt(state, err)

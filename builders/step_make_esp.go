@@ -17,18 +17,11 @@ type stepMakeESP struct {
 }
 
 func (s *stepMakeESP) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	spec, err := keySpec.get(state)
+	w, err := getWork(state)
 	if err != nil {
 		return halt(state, err)
 	}
-	work, err := keyWorkDir.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
-	tools, err := keyTools.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
+	spec, work, tools := w.spec, w.dir, w.tools
 	id := identityFor(spec.Name)
 	early := filepath.Join(work, "grub-early.cfg")
 	if err := os.WriteFile(early, []byte(grubEarlyConfig(id)), 0o644); err != nil {
@@ -42,11 +35,7 @@ func (s *stepMakeESP) Run(ctx context.Context, state multistep.StateBag) multist
 	if err := os.Truncate(esp, espMiB*mib); err != nil {
 		return halt(state, fmt.Errorf("size ESP image: %w", err))
 	}
-	lock, err := keyLock.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
-	epoch := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", lock.SourceDateEpoch())}
+	epoch := []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", w.lock.SourceDateEpoch())}
 	for _, c := range []Command{
 		grubImageCommand(tools, "x86_64-efi", early, efi),
 		// Not --invariant: it would override -i. SOURCE_DATE_EPOCH and

@@ -18,22 +18,11 @@ type stepMakeRootfs struct {
 }
 
 func (s *stepMakeRootfs) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	spec, err := keySpec.get(state)
+	w, err := getWork(state)
 	if err != nil {
 		return halt(state, err)
 	}
-	lock, err := keyLock.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
-	work, err := keyWorkDir.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
-	tools, err := keyTools.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
+	spec, lock, work, tools := w.spec, w.lock, w.dir, w.tools
 	diskBytes, err := images.DiskSizeBytes(spec.DiskSize)
 	if err != nil {
 		return halt(state, fmt.Errorf("%s: disk_size: %w", spec.Path, err))

@@ -47,14 +47,11 @@ var scrubbed = []string{
 var secretDirs = []string{"etc", "root", "home", "srv", "var/lib", "boot"}
 
 func (s *stepScrubTree) Run(_ context.Context, state multistep.StateBag) multistep.StepAction {
-	work, err := keyWorkDir.get(state)
+	w, err := getWork(state)
 	if err != nil {
 		return halt(state, err)
 	}
-	lock, err := keyLock.get(state)
-	if err != nil {
-		return halt(state, err)
-	}
+	work, lock := w.dir, w.lock
 	root := filepath.Join(work, "root")
 	removed, err := scrub(root)
 	if err != nil {
