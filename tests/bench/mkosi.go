@@ -79,9 +79,21 @@ RootSize=%s
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("mkosi: %v\n%s", err, lastLines(string(out), 20))
+		return 0, fmt.Errorf("mkosi: %v: %s", err, mkosiReason(string(out)))
 	}
 	return time.Since(start), nil
+}
+
+// mkosiReason picks the line that says why mkosi stopped out of its
+// output (a Python traceback when a command it runs fails).
+func mkosiReason(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.Contains(l, "Error") || strings.HasPrefix(l, "subprocess.CalledProcessError") {
+			return l
+		}
+	}
+	return lastLines(out, 5)
 }
 
 func lastLines(s string, n int) string {
