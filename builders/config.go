@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
@@ -54,7 +53,7 @@ func (c *Config) Prepare(raws ...interface{}) error {
 // provision/ and build/ in the working directory, and the cache directory.
 func (c *Config) ApplyDefaults() {
 	if c.Lock == "" && c.Spec != "" {
-		c.Lock = strings.TrimSuffix(c.Spec, filepath.Ext(c.Spec)) + ".lock"
+		c.Lock = images.LockPath(c.Spec)
 	}
 	if c.ProvisionDir == "" {
 		c.ProvisionDir = "provision"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -38,6 +39,11 @@ const (
 	SetImage = "image"
 	SetTools = "tools"
 )
+
+// LockPath is where the lock of a spec lives: beside it, .yaml -> .lock.
+func LockPath(spec string) string {
+	return strings.TrimSuffix(spec, filepath.Ext(spec)) + ".lock"
+}
 
 // SourceDateEpoch is the time every file of the image is stamped with.
 func (l *Lock) SourceDateEpoch() int64 { return l.ReleaseDate.Unix() }

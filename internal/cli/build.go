@@ -23,9 +23,8 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		"ostal build --json tests/images/tiny.yaml > manifest.json",
 		"OSTAL_CACHE=/srv/ostal-cache ostal build")
 	asJSON := fs.Bool("json", false, "print the manifest as JSON on stdout (progress goes to stderr)")
-	cache := cacheFlag(fs, env)
+	cache, provision := specFlags(fs, env)
 	output := fs.String("output", env.Settings.GetString("output"), "folder for the image, its manifest and file listing")
-	provision := fs.String("provision", env.Settings.GetString("provision"), "folder that files[].source is relative to")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

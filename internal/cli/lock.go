@@ -4,11 +4,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/images"
 )
+
+// specFlags are the flags of every command that reads a spec: where the
+// cache is and where files[].source are found.
+func specFlags(fs *flag.FlagSet, env *Env) (cache, provision *string) {
+	provision = fs.String("provision", env.Settings.GetString("provision"), "folder that files[].source is relative to")
+	return cacheFlag(fs, env), provision
+}
 
 func cacheFlag(fs *flag.FlagSet, env *Env) *string {
 	def := env.Settings.GetString("cache")
@@ -16,10 +22,6 @@ func cacheFlag(fs *flag.FlagSet, env *Env) *string {
 		def = builders.DefaultCacheDir()
 	}
 	return fs.String("cache", def, "cache for .debs, apt indexes and root trees (env OSTAL_CACHE); safe to delete")
-}
-
-func lockPath(spec string) string {
-	return strings.TrimSuffix(spec, ".yaml") + ".lock"
 }
 
 func runLock(ctx context.Context, env *Env, args []string) error {
@@ -31,8 +33,7 @@ func runLock(ctx context.Context, env *Env, args []string) error {
 		"ostal lock --check                      # exit 1 if the lock no longer matches the spec",
 		"ostal lock tests/images/tiny.yaml")
 	check := fs.Bool("check", false, "only check that the lock matches the spec; write nothing")
-	cache := cacheFlag(fs, env)
-	provision := fs.String("provision", env.Settings.GetString("provision"), "folder that files[].source is relative to")
+	cache, provision := specFlags(fs, env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func runLock(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *check {
-		l, err := images.ReadLock(lockPath(path))
+		l, err := images.ReadLock(images.LockPath(path))
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func runLock(ctx context.Context, env *Env, args []string) error {
 	if err := images.Validate(spec, *provision, archive.Index); err != nil {
 		return err
 	}
-	l, err := images.MakeLock(ctx, archive, spec, lockPath(path), builders.ToolPackages)
+	l, err := images.MakeLock(ctx, archive, spec, images.LockPath(path), builders.ToolPackages)
 	if err != nil {
 		return err
 	}

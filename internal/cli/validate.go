@@ -26,8 +26,7 @@ func runValidate(ctx context.Context, env *Env, args []string) error {
 		"ostal validate --offline tests/images/tiny.yaml")
 	offline := fs.Bool("offline", false, "skip the checks that need the Debian mirror (package names)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	cache := cacheFlag(fs, env)
-	provision := fs.String("provision", env.Settings.GetString("provision"), "folder that files[].source is relative to")
+	cache, provision := specFlags(fs, env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

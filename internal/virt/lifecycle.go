@@ -131,17 +131,3 @@ func (c *Conn) Domains(ctx context.Context, prefix string) ([]string, error) {
 	})
 	return names, err
 }
-
-// Metadata reads ostal's metadata element (namespace uri) of a domain.
-func (c *Conn) Metadata(ctx context.Context, name, uri string) (string, error) {
-	var md string
-	err := c.call(ctx, fmt.Sprintf("read metadata of domain %q", name), func() error {
-		d, err := c.domain(name)
-		if err != nil {
-			return err
-		}
-		md, err = c.l.DomainGetMetadata(d, int32(libvirt.DomainMetadataElement), libvirt.OptString{uri}, libvirt.DomainAffectConfig)
-		return err
-	})
-	return md, err
-}

@@ -90,16 +90,6 @@ func (c *Conn) EnsurePool(ctx context.Context, name, path string) (libvirt.Stora
 	return pool, err
 }
 
-// PoolFree is the space left in a pool, in bytes.
-func (c *Conn) PoolFree(ctx context.Context, pool libvirt.StoragePool) (uint64, error) {
-	var free uint64
-	err := c.call(ctx, fmt.Sprintf("read free space of pool %q", pool.Name), func() (err error) {
-		_, _, _, free, err = c.l.StoragePoolGetInfo(pool)
-		return err
-	})
-	return free, err
-}
-
 // CreateVolume creates a volume and returns its path on the host.
 func (c *Conn) CreateVolume(ctx context.Context, pool libvirt.StoragePool, v Volume) (string, error) {
 	b, err := xml.Marshal(v)

@@ -8,11 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ostal/ostal/tests/harness"
 )
 
 // Booting images straight with QEMU: the build's own proof that an image
@@ -105,10 +106,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// consoleProblems are lines that mean a broken boot even when the machine
-// eventually reports ready.
-var consoleProblems = regexp.MustCompile(`(?m)^.*(Kernel panic|Oops:|BUG:|Call Trace:|Failed to start|\[FAILED\]|Dependency failed).*$`)
-
 // bootToReady boots image with firmware ("bios" or "uefi"), waits for the
 // image's readiness line on the serial console, then greets sshd through
 // the forwarded port on 127.0.0.1.
@@ -173,7 +170,7 @@ func bootToReady(t *testing.T, image, firmware string) {
 		t.Fatalf("%s boot: port 22 answered %q, not an SSH banner", firmware, banner)
 	}
 	b, _ := os.ReadFile(serial)
-	if bad := consoleProblems.FindAllString(string(b), -1); len(bad) > 0 {
+	if bad := harness.ConsoleProblems(string(b)); len(bad) > 0 {
 		t.Fatalf("%s boot: the console shows problems:\n%s", firmware, strings.Join(bad, "\n"))
 	}
 	t.Logf("%s boot under %s: ready in %s, sshd says %q", firmware, accel, ready.Round(100*time.Millisecond), banner)

@@ -82,3 +82,15 @@ func TestBootErrorNamesAPanicEvenAboveTheTail(t *testing.T) {
 	e := &BootError{Reason: "the guest stopped 26s after start", Console: console}
 	assert.True(t, strings.HasPrefix(e.Error(), "the guest stopped 26s after start; the kernel says: Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n"), e.Error())
 }
+
+func TestHealthyAfterLeavesOutDisruptiveChecks(t *testing.T) {
+	r := &Report{ReadyAfter: 60, Results: []Result{
+		{Check: "boot", OK: true, Seconds: 3}, {Check: "ssh", OK: true, Seconds: 2},
+		{Check: "persistence", OK: true, Seconds: 130, Disruptive: true}}}
+	r.finish("[ OK ] Reached target multi-user.target\n")
+	assert.Equal(t, 65.0, r.HealthyAfter)
+	assert.True(t, r.OK)
+	r.finish("[FAILED] Failed to start nginx.service - web server.\n")
+	assert.False(t, r.OK, "a failed unit on the console fails the run")
+	assert.Equal(t, []string{"[FAILED] Failed to start nginx.service - web server."}, r.ConsoleProblems)
+}

@@ -12,11 +12,14 @@ import (
 
 // Result is one check's outcome.
 type Result struct {
-	Check   string   `json:"check"`
-	OK      bool     `json:"ok"`
-	Seconds float64  `json:"seconds"`
-	Error   string   `json:"error,omitempty"`
-	Notes   []string `json:"notes,omitempty"`
+	Check   string  `json:"check"`
+	OK      bool    `json:"ok"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+	// Disruptive checks (reboot, swap, stop) do not count towards the time
+	// to healthy.
+	Disruptive bool     `json:"disruptive,omitempty"`
+	Notes      []string `json:"notes,omitempty"`
 }
 
 // Report is a test run, written as report.json and report.md beside the
@@ -44,16 +47,24 @@ type Report struct {
 // consoleProblem matches what must never appear on a healthy console.
 var consoleProblem = regexp.MustCompile(`(?m)^.*(Kernel panic|Oops:|BUG: |general protection fault|Call Trace:|Failed to start |\[FAILED\]).*$`)
 
+// ConsoleProblems lists the lines of a serial console that mean a broken
+// boot: panics, oopses, failed units.
+func ConsoleProblems(console string) []string {
+	var found []string
+	for _, m := range consoleProblem.FindAllString(console, -1) {
+		found = append(found, strings.TrimSpace(m))
+	}
+	return found
+}
+
 // finish scans the console, as kola does after every test, and decides.
 func (r *Report) finish(console string) {
-	for _, m := range consoleProblem.FindAllString(console, -1) {
-		r.ConsoleProblems = append(r.ConsoleProblems, strings.TrimSpace(m))
-	}
+	r.ConsoleProblems = ConsoleProblems(console)
 	r.OK = r.BootError == "" && len(r.ConsoleProblems) == 0
 	healthy := r.ReadyAfter
 	for _, res := range r.Results {
 		r.OK = r.OK && res.OK
-		if res.Check != "persistence" && res.Check != "shutdown" {
+		if !res.Disruptive {
 			healthy += res.Seconds
 		}
 	}

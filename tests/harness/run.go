@@ -201,7 +201,7 @@ func (r *run) check(ctx context.Context, c checks.Check) Result {
 	r.say("check %s ...", c.Name)
 	start := time.Now()
 	err := c.Run(cctx, r.guest)
-	res := Result{Check: c.Name, Seconds: time.Since(start).Seconds(), Notes: r.guest.takeNotes(), OK: err == nil}
+	res := Result{Check: c.Name, Seconds: time.Since(start).Seconds(), Notes: r.guest.takeNotes(), OK: err == nil, Disruptive: c.Disruptive}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("did not finish within %s: %w", timeout, err)
 	}
