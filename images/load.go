@@ -77,7 +77,12 @@ func unknownKeys(doc map[string]any, t reflect.Type, prefix string) []string {
 			unknown = append(unknown, prefix+key)
 			continue
 		}
-		// Lists of structs (files:) are checked item by item.
+		// Mappings (dns:) are checked key by key, lists of structs
+		// (files:) item by item.
+		if m, ok := val.(map[string]any); ok && ft.Kind() == reflect.Struct {
+			unknown = append(unknown, unknownKeys(m, ft, prefix+key+".")...)
+			continue
+		}
 		list, isList := val.([]any)
 		if !isList || ft.Kind() != reflect.Slice || ft.Elem().Kind() != reflect.Struct {
 			continue

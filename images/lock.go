@@ -202,7 +202,7 @@ func (l *Lock) CheckFresh(s *Spec, tools []string) error {
 	for _, c := range []struct {
 		set  string
 		want []string
-	}{{SetImage, Requests(s.Packages)}, {SetTools, Requests(tools)}} {
+	}{{SetImage, Requests(s.AllPackages())}, {SetTools, Requests(tools)}} {
 		added, removed := diffSets(l.Requested[c.set], c.want)
 		if len(added)+len(removed) > 0 {
 			p.add("request "+c.set, hint, "the lock is stale: since it was written, %s", describeChange(added, removed))

@@ -10,7 +10,7 @@ import (
 func MakeLock(ctx context.Context, a *Archive, s *Spec, lockPath string, tools []string) (*Lock, error) {
 	l := &Lock{
 		Path: lockPath, Suite: s.Suite, Mirror: a.Mirror, Architecture: s.Architecture, ReleaseDate: a.ReleaseDate,
-		Requested: map[string][]string{SetImage: Requests(s.Packages), SetTools: Requests(tools)},
+		Requested: map[string][]string{SetImage: Requests(s.AllPackages()), SetTools: Requests(tools)},
 		Sets:      map[string][]Package{},
 	}
 	imageNames := append(a.Index.Essential(), l.Requested[SetImage]...)

@@ -2,6 +2,8 @@
 // in this folder (utzqanil.yaml and its lock).
 package images
 
+import "github.com/ostal/ostal/provision"
+
 // Spec is one image as declared in images/<name>.yaml. Field names are the
 // YAML keys; defaults are applied in one place, ApplyDefaults.
 type Spec struct {
@@ -14,6 +16,17 @@ type Spec struct {
 	Components   []string `mapstructure:"components"`
 	Architecture string   `mapstructure:"architecture"`
 	Hostname     string   `mapstructure:"hostname"`
+	// Domain is the cooperative's DNS domain: the services answer for
+	// wiki.DOMAIN, www.DOMAIN and so on.
+	Domain string `mapstructure:"domain"`
+	// Services are named in provision/services.go; each brings its
+	// packages, units and the files of provision/<name>/.
+	Services []string `mapstructure:"services"`
+	// AdminKeys are the committee's SSH public keys, for root logins.
+	AdminKeys []string `mapstructure:"admin_keys"`
+	// Submission opens port 587 for members' mail programs.
+	Submission bool `mapstructure:"submission"`
+	DNS        DNS  `mapstructure:"dns"`
 	// Packages are installed together with Debian's Essential:yes set.
 	Packages []string `mapstructure:"packages"`
 	// Files are copied from the provision/ folder into the root tree.
@@ -39,4 +52,53 @@ type File struct {
 	// Mode is octal, as in chmod: "0644". Directories are copied
 	// recursively and keep the mode of their files.
 	Mode string `mapstructure:"mode"`
+}
+
+// DNS is what the zone of Domain says beyond what the services imply.
+type DNS struct {
+	// Address and Address6 are the machine's public addresses, published
+	// as the A and AAAA records of every name.
+	Address  string `mapstructure:"address"`
+	Address6 string `mapstructure:"address6"`
+	// Nameservers are the zone's NS names; ns1.DOMAIN (this machine) by
+	// default.
+	Nameservers []string `mapstructure:"nameservers"`
+	Records     []Record `mapstructure:"records"`
+}
+
+// Record is one more resource record of the zone, e.g.
+// {name: "@", type: "TXT", value: "\"google-site-verification=...\""}.
+type Record struct {
+	// Name is relative to the domain ("@" for the domain itself).
+	Name  string `mapstructure:"name"`
+	Type  string `mapstructure:"type"`
+	Value string `mapstructure:"value"`
+	TTL   int    `mapstructure:"ttl"`
+}
+
+// AllPackages are the spec's packages and those of its services.
+func (s *Spec) AllPackages() []string {
+	lists := [][]string{s.Packages}
+	for _, svc := range provision.Selected(s.Services) {
+		lists = append(lists, svc.Packages)
+	}
+	return provision.Union(lists...)
+}
+
+// AllUnits are the units to enable: the spec's and its services'.
+func (s *Spec) AllUnits() []string {
+	lists := [][]string{s.Units}
+	for _, svc := range provision.Selected(s.Services) {
+		lists = append(lists, svc.Units)
+	}
+	return provision.Union(lists...)
+}
+
+// AllMasked are the units masked by the spec and by its services.
+func (s *Spec) AllMasked() []string {
+	lists := [][]string{s.MaskedUnits}
+	for _, svc := range provision.Selected(s.Services) {
+		lists = append(lists, svc.Masked)
+	}
+	return provision.Union(lists...)
 }

@@ -47,6 +47,7 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 		p.add("architecture", `ostal's bootloader set-up supports "amd64" only`, "%q is not supported", s.Architecture)
 	}
 	validatePackages(p, s.Packages, s.Suite, idx)
+	validateSite(p, s)
 	validateFiles(p, s.Files, provisionDir)
 	seen := map[string]string{}
 	for _, list := range []struct {

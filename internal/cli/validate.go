@@ -62,7 +62,7 @@ func validateOne(ctx context.Context, path, cache, provision string, offline boo
 	r := validateResult{Spec: path}
 	spec, err := images.Load(path)
 	if err == nil {
-		r.Packages = len(spec.Packages)
+		r.Packages = len(spec.AllPackages())
 		var idx images.PackageIndex
 		if !offline {
 			archive, aerr := images.OpenArchive(ctx, cache, spec)

@@ -1,0 +1,113 @@
+package images
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/didyoumean"
+	"github.com/miekg/dns"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/provision"
+)
+
+var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+// recordTypes are the types a spec may add to the zone; SOA, NS and
+// DNSSEC records are the zone's own.
+var recordTypes = []string{"A", "AAAA", "CAA", "CNAME", "MX", "SRV", "TXT", "TLSA", "SSHFP"}
+
+// validateSite checks what the services need: known names, a domain, the
+// admins' keys and the extra zone records.
+func validateSite(p *problems, s *Spec) {
+	seen := map[string]bool{}
+	for i, name := range s.Services {
+		field := fmt.Sprintf("services[%d]", i)
+		_, known := provision.Services[name]
+		switch {
+		case !known:
+			hint := "the services are: " + strings.Join(provision.Names(), ", ")
+			if sug := didyoumean.NameSuggestion(name, provision.Names()); sug != "" {
+				hint = fmt.Sprintf("did you mean %q? The services are: %s", sug, strings.Join(provision.Names(), ", "))
+			}
+			p.add(field, hint, "%q is not a service ostal knows", name)
+		case seen[name]:
+			p.add(field, "remove the repetition", "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	for i, name := range s.Services {
+		for _, need := range provision.Services[name].Needs {
+			if !seen[need] {
+				p.add(fmt.Sprintf("services[%d]", i), fmt.Sprintf("add %q to services", need), "%q needs the %s service", name, need)
+			}
+		}
+	}
+	if len(s.Services) > 0 && s.Domain == "" {
+		p.add("domain", "name the cooperative's domain, e.g. cooperative-integrale-toulouse.org", "services need a domain")
+	}
+	if s.Domain != "" && !domainRE.MatchString(s.Domain) {
+		p.add("domain", "write the domain in lower case without a trailing dot, e.g. example.org", "%q is not a domain name", s.Domain)
+	}
+	for i, k := range s.AdminKeys {
+		if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil || len(rest) > 0 {
+			p.add(fmt.Sprintf("admin_keys[%d]", i), "paste one public key line, e.g. the content of ~/.ssh/id_ed25519.pub",
+				"%q is not an SSH public key", short(k))
+		}
+	}
+	if a := s.DNS.Address; a != "" && (net.ParseIP(a) == nil || net.ParseIP(a).To4() == nil) {
+		p.add("dns.address", "write the machine's public IPv4 address, e.g. 91.224.148.10", "%q is not an IPv4 address", a)
+	}
+	if a := s.DNS.Address6; a != "" && (net.ParseIP(a) == nil || net.ParseIP(a).To4() != nil) {
+		p.add("dns.address6", "write the machine's public IPv6 address, e.g. 2a03:7220:8080::10", "%q is not an IPv6 address", a)
+	}
+	for i, ns := range s.DNS.Nameservers {
+		if _, ok := dns.IsDomainName(ns); !ok || !strings.Contains(ns, ".") {
+			p.add(fmt.Sprintf("dns.nameservers[%d]", i), "write a full host name, e.g. ns1.example.org", "%q is not a host name", ns)
+		}
+	}
+	for i, r := range s.DNS.Records {
+		validateRecord(p, fmt.Sprintf("dns.records[%d]", i), r, s.Domain)
+	}
+}
+
+func validateRecord(p *problems, field string, r Record, domain string) {
+	typ := strings.ToUpper(r.Type)
+	known := false
+	for _, t := range recordTypes {
+		known = known || t == typ
+	}
+	if !known {
+		p.add(field+".type", "use one of "+strings.Join(recordTypes, ", "), "%q is not a record type ostal adds", r.Type)
+		return
+	}
+	if r.Name != "@" && (strings.HasSuffix(r.Name, ".") || !domainRE.MatchString(r.Name+".x.org") && !strings.HasPrefix(r.Name, "_")) {
+		p.add(field+".name", `write the name relative to the domain ("@" for the domain, "www" for www.DOMAIN)`, "%q is not a relative name", r.Name)
+		return
+	}
+	if r.TTL < 0 || r.TTL > 604800 {
+		p.add(field+".ttl", "use seconds between 60 and 604800, or leave it out (3600)", "%d is not a usable TTL", r.TTL)
+	}
+	origin := domain
+	if origin == "" {
+		origin = "example.org"
+	}
+	if _, err := dns.NewRR(fmt.Sprintf("$ORIGIN %s.\n%s 3600 IN %s %s", origin, r.Name, typ, r.Value)); err != nil || strings.TrimSpace(r.Value) == "" {
+		hint := map[string]string{"A": "an IPv4 address", "AAAA": "an IPv6 address", "MX": `"10 mail.example.org."`,
+			"TXT": `a quoted string, e.g. "\"v=spf1 mx -all\""`, "CAA": `"0 issue \"letsencrypt.org\""`, "CNAME": `"host.example.org."`,
+			"SRV": `"10 5 443 host.example.org."`}[typ]
+		if hint == "" {
+			hint = "the record's data as in a zone file"
+		}
+		p.add(field+".value", "a "+typ+" record's value is "+hint, "%q is not a valid %s value", r.Value, typ)
+	}
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}

@@ -1,0 +1,69 @@
+package images
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidateSite(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(s *Spec)
+		want   string
+	}{
+		{"unknown service", func(s *Spec) { s.Services = []string{"wikki"} },
+			`images/x.yaml: services[0]: "wikki" is not a service ostal knows; did you mean "wiki"? The services are: dav, dns, files, firewall, lists, ssh, tls, wiki, www`},
+		{"service twice", func(s *Spec) { s.Services = []string{"dns", "dns"} },
+			`images/x.yaml: services[1]: "dns" is listed twice; remove the repetition`},
+		{"web service without tls", func(s *Spec) { s.Services = []string{"dav"} },
+			`images/x.yaml: services[0]: "dav" needs the tls service; add "tls" to services`},
+		{"services without domain", func(s *Spec) { s.Domain = "" },
+			`images/x.yaml: domain: services need a domain; name the cooperative's domain, e.g. cooperative-integrale-toulouse.org`},
+		{"domain with a trailing dot", func(s *Spec) { s.Domain = "example.org." },
+			`images/x.yaml: domain: "example.org." is not a domain name; write the domain in lower case without a trailing dot, e.g. example.org`},
+		{"bad admin key", func(s *Spec) { s.AdminKeys = []string{"ssh-ed25519 AAAA-not-base64 me"} },
+			`images/x.yaml: admin_keys[0]: "ssh-ed25519 AAAA-not-base64 me" is not an SSH public key; paste one public key line, e.g. the content of ~/.ssh/id_ed25519.pub`},
+		{"IPv6 as address", func(s *Spec) { s.DNS.Address = "2a03::1" },
+			`images/x.yaml: dns.address: "2a03::1" is not an IPv4 address; write the machine's public IPv4 address, e.g. 91.224.148.10`},
+		{"unknown record type", func(s *Spec) { s.DNS.Records = []Record{{Name: "@", Type: "SOA", Value: "x"}} },
+			`images/x.yaml: dns.records[0].type: "SOA" is not a record type ostal adds; use one of A, AAAA, CAA, CNAME, MX, SRV, TXT, TLSA, SSHFP`},
+		{"bad MX", func(s *Spec) { s.DNS.Records = []Record{{Name: "@", Type: "MX", Value: "mail.example.org"}} },
+			`images/x.yaml: dns.records[0].value: "mail.example.org" is not a valid MX value; a MX record's value is "10 mail.example.org."`},
+		{"bad A", func(s *Spec) { s.DNS.Records = []Record{{Name: "git", Type: "A", Value: "1.2.3"}} },
+			`images/x.yaml: dns.records[0].value: "1.2.3" is not a valid A value; a A record's value is an IPv4 address`},
+		{"absolute name", func(s *Spec) { s.DNS.Records = []Record{{Name: "git.example.org.", Type: "A", Value: "1.2.3.4"}} },
+			`images/x.yaml: dns.records[0].name: "git.example.org." is not a relative name; write the name relative to the domain ("@" for the domain, "www" for www.DOMAIN)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := goodSpec()
+			s.Domain, s.Services = "example.org", []string{"tls", "wiki", "dns"}
+			c.change(s)
+			err := Validate(s, provisionDir(t), testIndex(t))
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+		})
+	}
+}
+
+func TestValidateSiteAcceptsGoodRecords(t *testing.T) {
+	s := goodSpec()
+	s.Domain, s.Services = "example.org", []string{"dns"}
+	s.DNS = DNS{Address: "192.0.2.10", Address6: "2001:db8::10", Records: []Record{
+		{Name: "@", Type: "TXT", Value: `"google-site-verification=abc"`},
+		{Name: "git", Type: "CNAME", Value: "forge.example.net."},
+		{Name: "_xmpp-client._tcp", Type: "SRV", Value: "5 0 5222 xmpp.example.org."},
+		{Name: "@", Type: "CAA", Value: `0 iodef "mailto:postmaster@example.org"`},
+	}}
+	assert.NoError(t, Validate(s, provisionDir(t), nil))
+}
+
+func TestServicesBringPackagesAndUnits(t *testing.T) {
+	s := &Spec{Packages: []string{"nginx", "less"}, Units: []string{"ssh.service"}, Services: []string{"tls", "dav", "ssh"}}
+	assert.Equal(t, []string{"nginx", "less", "e2fsprogs", "python3-bcrypt", "openssl", "lego", "radicale", "openssh-server"}, s.AllPackages())
+	assert.Equal(t, []string{"ssh.service", "ostal-data.service", "systemd-networkd.service", "ostal-ready.service",
+		"nginx.service", "ostal-tls-init.service", "ostal-acme.timer", "radicale.service", "ssh-host-keys.service"}, s.AllUnits())
+	assert.Empty(t, (&Spec{Packages: []string{"less"}}).AllUnits(), "no services, no base")
+}

@@ -1,0 +1,113 @@
+// Package provision knows the services an image can offer. Each service is
+// a folder here, provision/<name>/rootfs, copied into the image's root
+// tree (files ending in .tmpl are rendered from the spec), plus the Debian
+// packages and systemd units declared below. Everything that configures a
+// service is in its folder, readable by any member of the cooperative.
+package provision
+
+import "sort"
+
+// Service is one named service of an image.
+type Service struct {
+	Name    string
+	Summary string
+	// Packages are installed with the image's own packages.
+	Packages []string
+	// Needs are services this one cannot work without.
+	Needs []string
+	// Units are enabled; Masked never start.
+	Units  []string
+	Masked []string
+}
+
+// Base is what every image with services gets: the data volume's
+// set-up, secrets, members and the health report.
+var Base = Service{
+	Name: "base", Summary: "data volume, secrets, members, health",
+	Packages: []string{"e2fsprogs", "python3-bcrypt", "openssl"},
+	Units:    []string{"ostal-data.service", "systemd-networkd.service", "ostal-ready.service"},
+}
+
+// Services are the services a spec may list, by name.
+var Services = map[string]Service{
+	"ssh": {Summary: "OpenSSH for the committee's admin keys, host keys on the data volume",
+		Packages: []string{"openssh-server"},
+		Units:    []string{"ssh.service", "ssh-host-keys.service"}},
+	"firewall": {Summary: "nftables: only SSH, SMTP, DNS and web reach the machine",
+		Packages: []string{"nftables"},
+		Units:    []string{"nftables.service"}},
+	"tls": {Summary: "nginx in front of every site, HTTPS only, certificates from ACME",
+		Packages: []string{"nginx", "lego"},
+		Units:    []string{"nginx.service", "ostal-tls-init.service", "ostal-acme.timer"}},
+	"dns": {Summary: "Knot, authoritative and DNSSEC-signed for the domain",
+		Packages: []string{"knot"},
+		Units:    []string{"knot.service", "ostal-dns-init.service"}},
+	"wiki": {Summary: "MediaWiki with MariaDB at wiki.DOMAIN",
+		Needs:    []string{"tls"},
+		Packages: []string{"mediawiki", "mariadb-server", "php-fpm", "php-mysql", "php-intl", "php-mbstring", "php-xml", "php-gd", "php-apcu"},
+		Units:    []string{"mariadb.service", "php8.4-fpm.service", "ostal-wiki-init.service"},
+		Masked:   []string{"phpsessionclean.timer"}},
+	"www": {Summary: "WordPress at www.DOMAIN and DOMAIN",
+		Needs:    []string{"tls"},
+		Packages: []string{"wordpress", "wordpress-theme-twentytwentyfive", "mariadb-server", "php-fpm", "php-mysql", "php-mbstring", "php-xml", "php-gd"},
+		Units:    []string{"mariadb.service", "php8.4-fpm.service", "ostal-www-init.service", "ostal-www-cron.timer"},
+		Masked:   []string{"phpsessionclean.timer"}},
+	"lists": {Summary: "Mailman 3 (Postorius, HyperKitty) and Postfix at listes.DOMAIN, DKIM-signed",
+		Needs:    []string{"tls"},
+		Packages: []string{"postfix", "mailman3-full", "opendkim", "opendkim-tools"},
+		Units:    []string{"postfix.service", "opendkim.service", "mailman3.service", "mailman3-web.service", "ostal-lists-init.service"}},
+	"files": {Summary: "WebDAV file storage with an account per member at files.DOMAIN",
+		Needs:    []string{"tls"},
+		Packages: []string{"nginx", "libnginx-mod-http-dav-ext"}},
+	"dav": {Summary: "Radicale calendars and address books at dav.DOMAIN",
+		Needs:    []string{"tls"},
+		Packages: []string{"radicale"},
+		Units:    []string{"radicale.service"}},
+}
+
+func init() {
+	for name, s := range Services {
+		s.Name = name
+		Services[name] = s
+	}
+}
+
+// Names lists the known services, sorted.
+func Names() []string {
+	names := make([]string, 0, len(Services))
+	for n := range Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Selected returns Base and the named services, in the spec's order;
+// unknown names are left out (validation reports them).
+func Selected(names []string) []Service {
+	if len(names) == 0 {
+		return nil
+	}
+	out := []Service{Base}
+	for _, n := range names {
+		if s, ok := Services[n]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Union merges lists, keeping the first occurrence's order.
+func Union(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, x := range l {
+			if !seen[x] {
+				seen[x] = true
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
