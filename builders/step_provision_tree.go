@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	"github.com/ostal/ostal/images"
+	"github.com/ostal/ostal/provision"
 )
 
 // stepProvisionTree copies the cached root tree into this build's work
@@ -56,24 +57,34 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 			return halt(state, fmt.Errorf("%s: files[%d]: %w", spec.Path, i, err))
 		}
 	}
+	installed, err := provision.Install(s.ProvisionDir, root, SiteOf(spec), provision.Selected(spec.Services))
+	if err != nil {
+		return halt(state, err)
+	}
 	if err := writeSystemFiles(root, spec); err != nil {
 		return halt(state, err)
 	}
-	for i, u := range spec.Units {
-		if !unitExists(root, u) {
-			return halt(state, &images.FieldError{File: spec.Path, Field: fmt.Sprintf("units[%d]", i),
-				Problem: fmt.Sprintf("%q is not a unit of any installed package nor of files:", u),
-				Hint:    "add the package that ships it, or the unit file under files:"})
+	units, masked := spec.AllUnits(), spec.AllMasked()
+	for i, u := range units {
+		if unitExists(root, u) {
+			continue
 		}
+		if i >= len(spec.Units) { // a service's unit: ostal's own bug
+			return halt(state, fmt.Errorf("a service in %s enables %s, which no package or provision/ folder ships: "+
+				"fix provision/services.go or the service's rootfs", spec.Path, u))
+		}
+		return halt(state, &images.FieldError{File: spec.Path, Field: fmt.Sprintf("units[%d]", i),
+			Problem: fmt.Sprintf("%q is not a unit of any installed package nor of files:", u),
+			Hint:    "add the package that ships it, or the unit file under files:"})
 	}
-	args := append([]string{root, "systemctl", "enable"}, spec.Units...)
-	if len(spec.Units) > 0 {
+	args := append([]string{root, "systemctl", "enable"}, units...)
+	if len(units) > 0 {
 		if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: args}); err != nil {
 			return halt(state, fmt.Errorf("enable units: %w", err))
 		}
 	}
-	if len(spec.MaskedUnits) > 0 {
-		args := append([]string{root, "systemctl", "mask"}, spec.MaskedUnits...)
+	if len(masked) > 0 {
+		args := append([]string{root, "systemctl", "mask"}, masked...)
 		if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: args}); err != nil {
 			return halt(state, fmt.Errorf("mask units: %w", err))
 		}
@@ -81,7 +92,8 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 	if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: []string{root, "systemctl", "set-default", "multi-user.target"}}); err != nil {
 		return halt(state, fmt.Errorf("set default target: %w", err))
 	}
-	say(state, "%d files, %d units enabled, %d masked", len(spec.Files), len(spec.Units), len(spec.MaskedUnits))
+	say(state, "%d files, %d service files (%s), %d units enabled, %d masked",
+		len(spec.Files), installed, strings.Join(spec.Services, " "), len(units), len(masked))
 	return multistep.ActionContinue
 }
 
@@ -91,6 +103,20 @@ func (s *stepProvisionTree) Cleanup(multistep.StateBag) {
 	if s.workDir != "" {
 		os.RemoveAll(s.workDir)
 	}
+}
+
+// SiteOf is what a spec says of the site its services serve.
+func SiteOf(spec *images.Spec) provision.Site {
+	site := provision.NewSite(spec.Domain, spec.Hostname, spec.Services)
+	site.Address, site.Address6, site.AdminKeys, site.Submission = spec.DNS.Address, spec.DNS.Address6, spec.AdminKeys, spec.Submission
+	site.Nameservers = spec.DNS.Nameservers
+	if len(site.Nameservers) == 0 && spec.Domain != "" {
+		site.Nameservers = []string{site.Names["ns"]}
+	}
+	for _, r := range spec.DNS.Records {
+		site.Records = append(site.Records, provision.Record{Name: r.Name, Type: r.Type, Value: r.Value, TTL: r.TTL})
+	}
+	return site
 }
 
 func unitExists(root, unit string) bool {
@@ -224,6 +250,6 @@ menuentry %q {
 func fstab(id Identity) string {
 	return fmt.Sprintf("# written by ostal\n"+
 		"PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n"+
-		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.makefs,x-systemd.device-timeout=90s\t0\t2\n",
+		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.makefs,x-systemd.device-timeout=30s\t0\t2\n",
 		id.RootPartUUID, DataVolumeSerial, DataMount)
 }

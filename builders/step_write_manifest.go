@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -19,10 +20,14 @@ import (
 // Manifest describes one built image; it is written beside the qcow2 and
 // printed by `ostal build --json`.
 type Manifest struct {
-	Name  string   `json:"name"`
-	Image FileInfo `json:"image"`
-	Spec  FileInfo `json:"spec"`
-	Lock  struct {
+	Name string `json:"name"`
+	// Domain and Services tell a boot test or a deployer what the image
+	// serves, and so which checks and forwards it needs.
+	Domain   string   `json:"domain,omitempty"`
+	Services []string `json:"services,omitempty"`
+	Image    FileInfo `json:"image"`
+	Spec     FileInfo `json:"spec"`
+	Lock     struct {
 		FileInfo
 		ReleaseDate time.Time `json:"release_date"`
 	} `json:"lock"`
@@ -57,6 +62,21 @@ func manifestPath(outputDir, name string) string {
 	return filepath.Join(outputDir, name+".manifest.json")
 }
 
+// ReadManifest reads the manifest written beside an image
+// (build/utzqanil.qcow2 -> build/utzqanil.manifest.json).
+func ReadManifest(image string) (*Manifest, error) {
+	path := strings.TrimSuffix(image, ".qcow2") + ".manifest.json"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the image's manifest: %w (ostal build writes it beside the image)", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
 func (s *stepWriteManifest) Run(_ context.Context, state multistep.StateBag) multistep.StepAction {
 	spec, err := keySpec.get(state)
 	if err != nil {
@@ -74,7 +94,7 @@ func (s *stepWriteManifest) Run(_ context.Context, state multistep.StateBag) mul
 	if err != nil {
 		return halt(state, err)
 	}
-	m := &Manifest{Name: spec.Name, BuiltAt: time.Now().UTC()}
+	m := &Manifest{Name: spec.Name, Domain: spec.Domain, Services: spec.Services, BuiltAt: time.Now().UTC()}
 	filesOut := filepath.Join(s.Config.OutputDir, spec.Name+".files.txt")
 	if err := copyFile(listing, filesOut, 0o644); err != nil {
 		return halt(state, fmt.Errorf("write file listing: %w", err))
