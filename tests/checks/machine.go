@@ -2,6 +2,8 @@ package checks
 
 import (
 	"context"
+	"crypto/x509"
+	"net"
 	"time"
 )
 
@@ -12,6 +14,17 @@ type Machine interface {
 	Name() string
 	// Addr is the host address ("127.0.0.1:40022") that reaches guestPort.
 	Addr(guestPort int) (string, error)
+	// UDPAddr is the host address that reaches the guest's UDP port.
+	UDPAddr(guestPort int) (string, error)
+	// Domain is the DNS domain the image serves (the spec's domain).
+	Domain() string
+	// TLSRoots are the roots the guest's certificates must chain to: the
+	// test ACME CA in a boot test; nil means the system's roots.
+	TLSRoots() *x509.CertPool
+	// DialGuest connects, through the admin's SSH session, to an address
+	// as the guest itself sees it ("127.0.0.1:8001"): how an admin
+	// reaches what must not be open to the world.
+	DialGuest(ctx context.Context, addr string) (net.Conn, error)
 	// Run runs a shell command as root over SSH with the admin key and
 	// returns its standard output.
 	Run(ctx context.Context, command string) (string, error)

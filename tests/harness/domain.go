@@ -29,6 +29,11 @@ type domainSpec struct {
 	ReadyFile  string
 	// Forwards maps guest TCP ports to host ports on 127.0.0.1.
 	Forwards map[int]int
+	// UDPForwards maps guest UDP ports to host ports on 127.0.0.1.
+	UDPForwards map[int]int
+	// GuestForwards lets the guest reach host services: guest TCP
+	// address 10.0.2.100:port goes to the host address given.
+	GuestForwards map[int]string
 	// Credentials are systemd credentials passed through fw_cfg, e.g.
 	// ssh.authorized_keys.root.
 	Credentials map[string]string
@@ -57,9 +62,6 @@ func domainXML(s domainSpec) *virt.Domain {
 			Disks: []virt.Disk{
 				{Type: "volume", Device: "disk", Driver: virt.DiskDriver{Name: "qemu", Type: "qcow2"},
 					Source: virt.DiskSource{Pool: s.Pool, Volume: s.RootVolume}, Target: virt.DiskTarget{Dev: "vda", Bus: "virtio"}},
-				{Type: "volume", Device: "disk", Driver: virt.DiskDriver{Name: "qemu", Type: "qcow2"},
-					Source: virt.DiskSource{Pool: s.Pool, Volume: s.DataVolume}, Target: virt.DiskTarget{Dev: "vdb", Bus: "virtio"},
-					Serial: "ostal-data"},
 			},
 			Serials: []virt.Serial{{Type: "pty", Target: &virt.SerialTarget{Port: 0},
 				Log: &virt.CharLog{File: s.SerialLog, Append: "off"}}},
@@ -70,9 +72,14 @@ func domainXML(s domainSpec) *virt.Domain {
 			MemBalloon: &virt.MemBalloon{Model: "none"},
 		},
 		QEMUArgs: &virt.QEMUArgs{Args: []virt.QEMUArg{
-			{Value: "-netdev"}, {Value: userNetdev(s.Forwards)},
+			{Value: "-netdev"}, {Value: userNetdev(s)},
 			{Value: "-device"}, {Value: "virtio-net-pci,netdev=n0,addr=0x10"},
 		}},
+	}
+	if s.DataVolume != "" {
+		d.Devices.Disks = append(d.Devices.Disks, virt.Disk{Type: "volume", Device: "disk", Driver: virt.DiskDriver{Name: "qemu", Type: "qcow2"},
+			Source: virt.DiskSource{Pool: s.Pool, Volume: s.DataVolume}, Target: virt.DiskTarget{Dev: "vdb", Bus: "virtio"},
+			Serial: "ostal-data"})
 	}
 	if s.Firmware == "uefi" {
 		d.OS.Firmware = "efi"
@@ -98,17 +105,38 @@ func domainXML(s domainSpec) *virt.Domain {
 // nothing to the host or beyond, and only the forwards, bound to
 // 127.0.0.1, reach it. (libvirt 9.0's own <portForward> needs passt;
 // QEMU's built-in slirp is everywhere.)
-func userNetdev(forwards map[int]int) string {
+func userNetdev(s domainSpec) string {
 	parts := []string{"user", "id=n0", "restrict=on"}
-	guests := make([]int, 0, len(forwards))
-	for g := range forwards {
-		guests = append(guests, g)
+	for _, g := range sortedPorts(s.Forwards) {
+		parts = append(parts, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", s.Forwards[g], g))
 	}
-	sort.Ints(guests)
-	for _, g := range guests {
-		parts = append(parts, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", forwards[g], g))
+	for _, g := range sortedPorts(s.UDPForwards) {
+		parts = append(parts, fmt.Sprintf("hostfwd=udp:127.0.0.1:%d-:%d", s.UDPForwards[g], g))
+	}
+	// guestfwd is the one way out that restrict=on leaves: to exactly
+	// the host addresses named here (the test ACME server).
+	ports := make([]int, 0, len(s.GuestForwards))
+	for p := range s.GuestForwards {
+		ports = append(ports, p)
+	}
+	sort.Ints(ports)
+	for _, p := range ports {
+		parts = append(parts, fmt.Sprintf("guestfwd=tcp:%s:%d-tcp:%s", GuestForwardIP, p, s.GuestForwards[p]))
 	}
 	return strings.Join(parts, ",")
+}
+
+// GuestForwardIP is the address in the guest's user-mode network at
+// which GuestForwards answer.
+const GuestForwardIP = "10.0.2.100"
+
+func sortedPorts[V any](m map[int]V) []int {
+	ports := make([]int, 0, len(m))
+	for p := range m {
+		ports = append(ports, p)
+	}
+	sort.Ints(ports)
+	return ports
 }
 
 func sortedKeys(m map[string]string) []string {

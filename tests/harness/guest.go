@@ -2,7 +2,9 @@ package harness
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -21,6 +23,8 @@ type Guest struct {
 	spec      domainSpec
 	image     string
 	swapImage string
+	domain    string
+	roots     *x509.CertPool
 	key       ssh.Signer
 	keyPEM    []byte
 	ready     time.Duration
@@ -44,6 +48,30 @@ func (g *Guest) AdminKey() []byte          { return g.keyPEM }
 func (g *Guest) ImagePath() string         { return g.image }
 func (g *Guest) SwapImage() string         { return g.swapImage }
 func (g *Guest) ReadyAfter() time.Duration { return g.ready }
+
+func (g *Guest) Domain() string           { return g.domain }
+func (g *Guest) TLSRoots() *x509.CertPool { return g.roots }
+
+func (g *Guest) UDPAddr(guestPort int) (string, error) {
+	host, ok := g.spec.UDPForwards[guestPort]
+	if !ok {
+		return "", fmt.Errorf("guest UDP port %d is not forwarded; the forwarded UDP ports are %v", guestPort, g.spec.UDPForwards)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", host), nil
+}
+
+// DialGuest opens a TCP connection from inside the guest, through SSH.
+func (g *Guest) DialGuest(ctx context.Context, addr string) (net.Conn, error) {
+	c, err := g.sshClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s inside the guest: %w", addr, err)
+	}
+	return conn, nil
+}
 
 func (g *Guest) Addr(guestPort int) (string, error) {
 	host, ok := g.spec.Forwards[guestPort]

@@ -18,8 +18,10 @@ type Result struct {
 	Error   string  `json:"error,omitempty"`
 	// Disruptive checks (reboot, swap, stop) do not count towards the time
 	// to healthy.
-	Disruptive bool     `json:"disruptive,omitempty"`
-	Notes      []string `json:"notes,omitempty"`
+	Disruptive bool `json:"disruptive,omitempty"`
+	// Skipped checks are for a service the image does not have.
+	Skipped bool     `json:"skipped,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Report is a test run, written as report.json and report.md beside the
@@ -34,9 +36,15 @@ type Report struct {
 	ReadyAfter  float64   `json:"ready_after_seconds"`
 	// HealthyAfter is from domain start to the last non-disruptive check
 	// passing: the time to all checks green.
-	HealthyAfter float64  `json:"healthy_after_seconds"`
-	BootError    string   `json:"boot_error,omitempty"`
-	Results      []Result `json:"results"`
+	HealthyAfter float64 `json:"healthy_after_seconds"`
+	// ServicesHealthyAfter is from domain start to the guest's own
+	// health report (/usr/lib/ostal/health) saying every service is ok;
+	// Health is that report's last answer.
+	ServicesHealthyAfter float64      `json:"services_healthy_after_seconds,omitempty"`
+	Health               []string     `json:"health,omitempty"`
+	Screenshots          []Screenshot `json:"screenshots,omitempty"`
+	BootError            string       `json:"boot_error,omitempty"`
+	Results              []Result     `json:"results"`
 	// ConsoleProblems are kernel panics, oopses and failed units seen on
 	// the serial console during the run.
 	ConsoleProblems []string `json:"console_problems,omitempty"`
@@ -60,7 +68,7 @@ func ConsoleProblems(console string) []string {
 // finish scans the console, as kola does after every test, and decides.
 func (r *Report) finish(console string) {
 	r.ConsoleProblems = ConsoleProblems(console)
-	r.OK = r.BootError == "" && len(r.ConsoleProblems) == 0
+	r.OK = r.BootError == "" && len(r.ConsoleProblems) == 0 && (len(r.Health) == 0 || r.ServicesHealthyAfter > 0)
 	healthy := r.ReadyAfter
 	for _, res := range r.Results {
 		r.OK = r.OK && res.OK
@@ -92,6 +100,10 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "# ostal test: %s\n\n", verdict)
 	fmt.Fprintf(&b, "- image: `%s` (sha256 `%s`)\n- libvirt: %s, firmware %s, accelerator %s\n", r.Image, r.ImageSHA256, r.URI, r.Firmware, r.Accel)
 	fmt.Fprintf(&b, "- ready after %.1f s; all non-disruptive checks green after %.1f s\n", r.ReadyAfter, r.HealthyAfter)
+	if len(r.Health) > 0 {
+		fmt.Fprintf(&b, "- services healthy after %.1f s (0: never, within the ready timeout)\n\n```\n%s\n```\n",
+			r.ServicesHealthyAfter, strings.Join(r.Health, "\n"))
+	}
 	if r.BootError != "" {
 		fmt.Fprintf(&b, "\n## The guest never became ready\n\n```\n%s\n```\n", r.BootError)
 	}
@@ -99,6 +111,9 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n| check | result | seconds | notes |\n|---|---|---|---|\n")
 		for _, res := range r.Results {
 			result := "ok"
+			if res.Skipped {
+				result = "skipped"
+			}
 			if !res.OK {
 				result = "FAILED: " + strings.ReplaceAll(res.Error, "\n", " ")
 			}
@@ -107,6 +122,16 @@ func (r *Report) Markdown() string {
 	}
 	if len(r.ConsoleProblems) > 0 {
 		fmt.Fprintf(&b, "\n## Problems on the serial console\n\n```\n%s\n```\n", strings.Join(r.ConsoleProblems, "\n"))
+	}
+	if len(r.Screenshots) > 0 {
+		b.WriteString("\n## Front pages\n\n")
+		for _, s := range r.Screenshots {
+			if s.File != "" {
+				fmt.Fprintf(&b, "### %s\n\n![%s](%s)\n\n", s.Name, s.Name, s.File)
+			} else {
+				fmt.Fprintf(&b, "### %s\n\nno screenshot: %s\n\n", s.Name, s.Error)
+			}
+		}
 	}
 	b.WriteString("\nFiles: `serial.log` (console), `journal.txt` (guest journal), `report.json`.\n")
 	return b.String()

@@ -15,9 +15,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ostal/ostal/internal/virt"
+	"github.com/ostal/ostal/provision"
 	"github.com/ostal/ostal/tests/checks"
 )
 
@@ -36,9 +39,14 @@ type Options struct {
 	Pool      string
 	PoolPath  string
 	ReportDir string
-	MemoryMiB int
+	MemoryMiB int // 0: 1 GiB, or 2 GiB for an image with services
 	VCPUs     int
 	DataMiB   int
+	// NoDataVolume boots without a data volume (the missing-volume fault).
+	NoDataVolume bool
+	// NoHealthWait runs the checks as soon as the guest is ready, without
+	// waiting for its services to report healthy (faults expect them not to).
+	NoHealthWait bool
 	// Forwards are guest TCP ports to reach from the host besides 22.
 	Forwards     []int
 	ReadyTimeout time.Duration
@@ -59,9 +67,6 @@ func (o *Options) ApplyDefaults() {
 	def(&o.Pool, "ostal-test")
 	def(&o.PoolPath, "/var/lib/ostal/test-pool")
 	def(&o.ReportDir, "build/reports")
-	if o.MemoryMiB == 0 {
-		o.MemoryMiB = 1024
-	}
 	if o.VCPUs == 0 {
 		o.VCPUs = 2
 	}
@@ -141,6 +146,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			say("cleaning up: %v", err)
 		}
 	}()
+	if o.Keep {
+		run.keepAccess()
+	}
 	r.ImageSHA256 = run.imageDigest
 	bootErr := run.boot(ctx)
 	r.Accel = run.guest.spec.Accel
@@ -153,10 +161,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return r, r.write()
 	}
 	say("%s is ready after %.1f s (%s, %s)", o.Image, r.ReadyAfter, r.Accel, o.Firmware)
+	if len(run.services) > 0 && !o.NoHealthWait {
+		r.ServicesHealthyAfter, r.Health = run.waitHealthy(ctx)
+	}
 	journalSaved := false
 	for _, c := range selected {
 		if c.Disruptive && !journalSaved {
 			run.saveJournal(ctx)
+			r.Screenshots = run.screenshots(ctx)
 			journalSaved = true
 		}
 		r.Results = append(r.Results, run.check(ctx, c))
@@ -166,6 +178,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if !journalSaved {
 		run.saveJournal(ctx)
+		r.Screenshots = run.screenshots(ctx)
 	}
 	r.finish(run.guest.Console())
 	return r, r.write()
@@ -198,6 +211,12 @@ func (r *run) check(ctx context.Context, c checks.Check) Result {
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// A check named after a service the image lacks (dav.calendar on an
+	// image without dav) has nothing to check.
+	if svc, _, _ := strings.Cut(c.Name, "."); provision.Services[svc].Name != "" && !slices.Contains(r.services, svc) {
+		r.say("check %s skipped: the image has no %s service", c.Name, svc)
+		return Result{Check: c.Name, OK: true, Skipped: true, Notes: []string{"the image has no " + svc + " service"}}
+	}
 	r.say("check %s ...", c.Name)
 	start := time.Now()
 	err := c.Run(cctx, r.guest)

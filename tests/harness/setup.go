@@ -24,6 +24,7 @@ import (
 
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/internal/virt"
+	"github.com/ostal/ostal/provision"
 )
 
 // run is one test run's libvirt objects.
@@ -35,6 +36,9 @@ type run struct {
 	imageDigest string
 	volumes     []string
 	guest       *Guest
+	ca          *testCA
+	services    []string
+	webNames    []string
 	probes      probeMemory
 	dir         string
 	say         func(format string, args ...any)
@@ -57,9 +61,29 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 	if err != nil {
 		return nil, err
 	}
-	forwards := map[int]int{}
-	for _, p := range append([]int{22}, o.Forwards...) {
+	manifest, err := builders.ReadManifest(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	tcp, udp := append([]int{22}, o.Forwards...), []int(nil)
+	if len(manifest.Services) > 0 {
+		tcp, udp = append(tcp, ServiceTCPPorts...), append(udp, 53)
+	}
+	if o.MemoryMiB == 0 {
+		// MariaDB, PHP, Django and the rest want more than a bare system.
+		o.MemoryMiB = 1024
+		if len(manifest.Services) > 0 {
+			o.MemoryMiB = 2048
+		}
+	}
+	forwards, udpForwards := map[int]int{}, map[int]int{}
+	for _, p := range tcp {
 		if forwards[p], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range udp {
+		if udpForwards[p], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -69,12 +93,23 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		spec: domainSpec{
 			Name: Prefix + r.id, Accel: o.Accel, Firmware: o.Firmware, MemoryMiB: o.MemoryMiB, VCPUs: o.VCPUs,
 			Pool: o.Pool, SerialLog: filepath.Join(dir, "serial.log"), ReadyFile: filepath.Join(dir, "ready.log"),
-			Forwards: forwards, RunID: r.id, Owner: os.Getpid(),
+			Forwards: forwards, UDPForwards: udpForwards, RunID: r.id, Owner: os.Getpid(),
 			Credentials: map[string]string{"ssh.authorized_keys.root": pub},
 		},
+		domain: manifest.Domain,
+	}
+	r.services = manifest.Services
+	r.webNames = provision.NewSite(manifest.Domain, manifest.Name, manifest.Services).WebNames()
+	if slices.Contains(manifest.Services, "tls") {
+		if err := r.startTestCA(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if r.guest.spec.RootVolume, err = r.overlayFor(ctx, o.Image); err != nil {
 		return nil, err
+	}
+	if o.NoDataVolume {
+		return r, nil
 	}
 	r.guest.spec.DataVolume = r.name("data.qcow2")
 	if _, err := conn.CreateVolume(ctx, r.pool, virt.Volume{Name: r.guest.spec.DataVolume,
@@ -83,6 +118,27 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 	}
 	r.volumes = append(r.volumes, r.guest.spec.DataVolume)
 	return r, nil
+}
+
+// ServiceTCPPorts are forwarded for an image with services: those it
+// serves, and those that must stay closed (MariaDB, Radicale, uWSGI,
+// Mailman's REST API and LMTP), which the firewall checks knock on.
+var ServiceTCPPorts = []int{25, 53, 80, 443, 587, 3306, 5232, 8000, 8001, 8024}
+
+// startTestCA gives the guest a local ACME CA in place of Let's Encrypt.
+func (r *run) startTestCA(ctx context.Context) error {
+	g := r.guest
+	ca, err := startTestCA(ctx, r.dir, g.spec.Forwards[80], g.spec.Forwards[443])
+	if err != nil {
+		return err
+	}
+	r.ca = ca
+	g.roots = ca.roots
+	g.spec.GuestForwards = map[int]string{AcmePort: ca.Listen}
+	g.spec.Credentials["ostal.acme-directory"] = ca.Directory
+	g.spec.Credentials["ostal.acme-ca"] = string(ca.CAPEM)
+	r.say("test ACME CA (pebble) at %s, %s for the guest", ca.Listen, ca.Directory)
+	return nil
 }
 
 func (r *run) name(suffix string) string { return Prefix + r.id + "-" + suffix }
@@ -241,6 +297,9 @@ func (p probeMemory) put(accel string) {
 // remove deletes the domain and every volume of this run.
 func (r *run) remove(ctx context.Context) error {
 	r.guest.dropClient()
+	if r.ca != nil {
+		r.ca.Stop()
+	}
 	if err := r.conn.Undefine(ctx, r.guest.spec.Name); err != nil {
 		return err
 	}
@@ -337,11 +396,59 @@ func freePort() (int, error) {
 
 // saveJournal copies the guest's journal into the report folder.
 func (r *run) saveJournal(ctx context.Context) {
-	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	out, err := r.guest.Run(jctx, "journalctl -b --no-pager -o short-monotonic")
 	if err != nil {
 		out = fmt.Sprintf("journal unavailable: %v\n", err)
 	}
 	os.WriteFile(filepath.Join(r.dir, "journal.txt"), []byte(out), 0o644)
+}
+
+// waitHealthy polls the guest's health report until every service is ok;
+// it returns the time from domain start (0 if never) and the last report.
+func (r *run) waitHealthy(ctx context.Context) (float64, []string) {
+	g := r.guest
+	deadline := g.started.Add(g.readyTimeout)
+	var last string
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		hctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		out, err := g.Run(hctx, "/usr/lib/ostal/health")
+		cancel()
+		if err == nil {
+			after := time.Since(g.started).Seconds()
+			r.say("every service is healthy %.1f s after start", after)
+			return after, strings.Split(strings.TrimSpace(out), "\n")
+		}
+		if out != last {
+			r.say("  health: %s", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(out), "\n", "; ")), " "))
+			last = out
+		}
+		time.Sleep(2 * time.Second)
+	}
+	r.say("the services did not all become healthy within %s", g.readyTimeout)
+	return 0, strings.Split(strings.TrimSpace(last), "\n")
+}
+
+func (r *run) screenshots(ctx context.Context) []Screenshot {
+	if len(r.webNames) == 0 {
+		return nil
+	}
+	addr, err := r.guest.Addr(443)
+	if err != nil {
+		return nil
+	}
+	r.say("screenshots of %s", strings.Join(r.webNames, ", "))
+	return screenshots(ctx, r.dir, r.webNames, addr)
+}
+
+// keepAccess leaves the admin key of a kept guest in the report folder
+// and says how to log in.
+func (r *run) keepAccess() {
+	key := filepath.Join(r.dir, "admin-key")
+	if err := os.WriteFile(key, r.guest.keyPEM, 0o600); err != nil {
+		r.say("saving the admin key: %v", err)
+		return
+	}
+	r.say("log in with: ssh -i %s -p %d -o StrictHostKeyChecking=no root@127.0.0.1", key, r.guest.spec.Forwards[22])
 }
