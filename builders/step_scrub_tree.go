@@ -40,6 +40,11 @@ var scrubbed = []string{
 	"var/cache/man/*", "var/log/*.log", "var/log/apt/*", "var/log/journal/*",
 	"var/log/lastlog", "var/log/wtmp", "var/log/btmp", "var/log/faillog",
 	"tmp/*", "var/tmp/*", "root/.bash_history", "run/*",
+	// ucf keeps a copy of each conffile a package generated: Mailman's
+	// hold the random passwords and keys it made at install time. The
+	// image's own files replace those conffiles; the secrets come from
+	// the data volume.
+	"var/lib/ucf/cache/*", "var/cache/debconf/passwords.dat",
 }
 
 // secretDirs are searched for private keys; /usr holds packaged files only,
