@@ -14,8 +14,9 @@ type Machine interface {
 	Name() string
 	// Addr is the host address ("127.0.0.1:40022") that reaches guestPort.
 	Addr(guestPort int) (string, error)
-	// UDPAddr is the host address that reaches the guest's UDP port.
-	UDPAddr(guestPort int) (string, error)
+	// DialUDP is a datagram connection from the host to the guest's UDP
+	// port (a net.PacketConn too).
+	DialUDP(ctx context.Context, guestPort int) (net.Conn, error)
 	// Domain is the DNS domain the image serves (the spec's domain).
 	Domain() string
 	// TLSRoots are the roots the guest's certificates must chain to: the

@@ -19,8 +19,8 @@ func init() {
 	Default.Register(Check{Name: "ssh", Summary: "the admin key logs in; passwords are refused; root has no password", Run: checkSSH})
 	Default.Register(Check{Name: "no-secrets", Summary: "the image file holds no private key, host key, machine-id or password hash",
 		Timeout: 5 * time.Minute, Run: checkNoSecrets})
-	Default.Register(Check{Name: "persistence", Summary: "a file on the data volume survives a reboot and a swap to another image",
-		Disruptive: true, Timeout: 15 * time.Minute, Run: checkPersistence})
+	Default.Register(Check{Name: "persistence", Summary: "the data volume's files and every service's data (pages, posts, lists, files, events, host and DNSSEC keys) survive a reboot and a swap to another image",
+		Disruptive: true, Timeout: 25 * time.Minute, Run: checkPersistence})
 	Default.Register(Check{Name: "shutdown", Summary: "ACPI shutdown completes within two minutes",
 		Disruptive: true, Timeout: 3 * time.Minute, Run: checkShutdown})
 }
@@ -105,7 +105,18 @@ func checkPersistence(ctx context.Context, m Machine) error {
 	if _, err := m.Run(ctx, fmt.Sprintf("echo %s > %s && sync", want, dataProbe)); err != nil {
 		return err
 	}
+	k, err := keepServiceData(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer k.remove()
+	if len(k.names) > 0 {
+		m.Note("kept: %s", strings.Join(k.names, "; "))
+	}
 	expect := func(after string) error {
+		if err := k.check(ctx, m, after); err != nil {
+			return err
+		}
 		got, err := m.Run(ctx, "cat "+dataProbe)
 		if err != nil {
 			return fmt.Errorf("after %s: %w", after, err)
@@ -133,7 +144,7 @@ func checkPersistence(ctx context.Context, m Machine) error {
 		return err
 	}
 	m.Note("survived a swap to %s", next)
-	_, err := m.Run(ctx, "rm -f "+dataProbe)
+	_, err = m.Run(ctx, "rm -f "+dataProbe)
 	return err
 }
 

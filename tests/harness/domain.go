@@ -29,8 +29,9 @@ type domainSpec struct {
 	ReadyFile  string
 	// Forwards maps guest TCP ports to host ports on 127.0.0.1.
 	Forwards map[int]int
-	// UDPForwards maps guest UDP ports to host ports on 127.0.0.1.
-	UDPForwards map[int]int
+	// ProbeNetdev, if set, is the QEMU netdev of the probe wire (see
+	// wire.go), the guest's second card.
+	ProbeNetdev string
 	// GuestForwards lets the guest reach host services: guest TCP
 	// address 10.0.2.100:port goes to the host address given.
 	GuestForwards map[int]string
@@ -76,6 +77,14 @@ func domainXML(s domainSpec) *virt.Domain {
 			{Value: "-device"}, {Value: "virtio-net-pci,netdev=n0,addr=0x10"},
 		}},
 	}
+	if s.ProbeNetdev != "" {
+		slot := "addr=0x11"
+		if s.Firmware == "uefi" {
+			slot = "bus=pcie.0,addr=0x11"
+		}
+		d.QEMUArgs.Args = append(d.QEMUArgs.Args, virt.QEMUArg{Value: "-netdev"}, virt.QEMUArg{Value: s.ProbeNetdev},
+			virt.QEMUArg{Value: "-device"}, virt.QEMUArg{Value: "virtio-net-pci,netdev=n1,mac=" + ProbeMAC + "," + slot})
+	}
 	if s.DataVolume != "" {
 		d.Devices.Disks = append(d.Devices.Disks, virt.Disk{Type: "volume", Device: "disk", Driver: virt.DiskDriver{Name: "qemu", Type: "qcow2"},
 			Source: virt.DiskSource{Pool: s.Pool, Volume: s.DataVolume}, Target: virt.DiskTarget{Dev: "vdb", Bus: "virtio"},
@@ -109,9 +118,6 @@ func userNetdev(s domainSpec) string {
 	parts := []string{"user", "id=n0", "restrict=on"}
 	for _, g := range sortedPorts(s.Forwards) {
 		parts = append(parts, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", s.Forwards[g], g))
-	}
-	for _, g := range sortedPorts(s.UDPForwards) {
-		parts = append(parts, fmt.Sprintf("hostfwd=udp:127.0.0.1:%d-:%d", s.UDPForwards[g], g))
 	}
 	// guestfwd is the one way out that restrict=on leaves: to exactly
 	// the host addresses named here (the test ACME server).

@@ -49,11 +49,10 @@ func TestDomainXMLUEFI(t *testing.T) {
 }
 
 func TestForwardsOnlyOnLoopback(t *testing.T) {
-	n := userNetdev(domainSpec{Forwards: map[int]int{22: 1, 443: 2, 25: 3}, UDPForwards: map[int]int{53: 4},
-		GuestForwards: map[int]string{14000: "127.0.0.1:5"}})
+	n := userNetdev(domainSpec{Forwards: map[int]int{22: 1, 443: 2, 25: 3}, GuestForwards: map[int]string{14000: "127.0.0.1:5"}})
 	assert.Equal(t, "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:1-:22,hostfwd=tcp:127.0.0.1:3-:25,hostfwd=tcp:127.0.0.1:2-:443,"+
-		"hostfwd=udp:127.0.0.1:4-:53,guestfwd=tcp:10.0.2.100:14000-tcp:127.0.0.1:5", n)
-	assert.Equal(t, 5, strings.Count(n, "127.0.0.1:"))
+		"guestfwd=tcp:10.0.2.100:14000-tcp:127.0.0.1:5", n)
+	assert.Equal(t, 4, strings.Count(n, "127.0.0.1:"))
 }
 
 func TestOwnerAlive(t *testing.T) {

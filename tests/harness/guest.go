@@ -25,6 +25,7 @@ type Guest struct {
 	swapImage string
 	domain    string
 	roots     *x509.CertPool
+	wire      *probeWire
 	key       ssh.Signer
 	keyPEM    []byte
 	ready     time.Duration
@@ -52,12 +53,13 @@ func (g *Guest) ReadyAfter() time.Duration { return g.ready }
 func (g *Guest) Domain() string           { return g.domain }
 func (g *Guest) TLSRoots() *x509.CertPool { return g.roots }
 
-func (g *Guest) UDPAddr(guestPort int) (string, error) {
-	host, ok := g.spec.UDPForwards[guestPort]
-	if !ok {
-		return "", fmt.Errorf("guest UDP port %d is not forwarded; the forwarded UDP ports are %v", guestPort, g.spec.UDPForwards)
+// DialUDP is a datagram connection to the guest's UDP port, over the
+// probe wire.
+func (g *Guest) DialUDP(ctx context.Context, guestPort int) (net.Conn, error) {
+	if g.wire == nil {
+		return nil, errNoWire
 	}
-	return fmt.Sprintf("127.0.0.1:%d", host), nil
+	return g.wire.Dial(guestPort), nil
 }
 
 // DialGuest opens a TCP connection from inside the guest, through SSH.

@@ -43,7 +43,7 @@ func screenshots(ctx context.Context, dir string, names []string, httpsAddr stri
 		cmd := exec.CommandContext(cctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
 			"--no-first-run", "--disable-extensions", "--user-data-dir="+profile,
 			"--window-size=1280,900", "--ignore-certificate-errors",
-			fmt.Sprintf("--host-resolver-rules=MAP %s:443 %s", name, httpsAddr),
+			"--host-resolver-rules="+resolverRules(names, httpsAddr),
 			"--screenshot="+filepath.Join(dir, file), "https://"+name+"/")
 		out, err := cmd.CombinedOutput()
 		cancel()
@@ -61,4 +61,14 @@ func screenshots(ctx context.Context, dir string, names []string, httpsAddr stri
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// resolverRules sends every name (a redirect from one to another too) to
+// the guest's forwarded HTTPS port.
+func resolverRules(names []string, httpsAddr string) string {
+	rules := make([]string, len(names))
+	for i, n := range names {
+		rules[i] = fmt.Sprintf("MAP %s:443 %s", n, httpsAddr)
+	}
+	return strings.Join(rules, ",")
 }

@@ -65,9 +65,9 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 	if err != nil {
 		return nil, err
 	}
-	tcp, udp := append([]int{22}, o.Forwards...), []int(nil)
+	tcp := append([]int{22}, o.Forwards...)
 	if len(manifest.Services) > 0 {
-		tcp, udp = append(tcp, ServiceTCPPorts...), append(udp, 53)
+		tcp = append(tcp, ServiceTCPPorts...)
 	}
 	if o.MemoryMiB == 0 {
 		// MariaDB, PHP, Django and the rest want more than a bare system.
@@ -76,14 +76,9 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 			o.MemoryMiB = 2048
 		}
 	}
-	forwards, udpForwards := map[int]int{}, map[int]int{}
+	forwards := map[int]int{}
 	for _, p := range tcp {
 		if forwards[p], err = freePort(); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range udp {
-		if udpForwards[p], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -93,12 +88,18 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		spec: domainSpec{
 			Name: Prefix + r.id, Accel: o.Accel, Firmware: o.Firmware, MemoryMiB: o.MemoryMiB, VCPUs: o.VCPUs,
 			Pool: o.Pool, SerialLog: filepath.Join(dir, "serial.log"), ReadyFile: filepath.Join(dir, "ready.log"),
-			Forwards: forwards, UDPForwards: udpForwards, RunID: r.id, Owner: os.Getpid(),
+			Forwards: forwards, RunID: r.id, Owner: os.Getpid(),
 			Credentials: map[string]string{"ssh.authorized_keys.root": pub},
 		},
 		domain: manifest.Domain,
 	}
 	r.services = manifest.Services
+	if len(manifest.Services) > 0 {
+		if r.guest.wire, err = newProbeWire(); err != nil {
+			return nil, err
+		}
+		r.guest.spec.ProbeNetdev = r.guest.wire.netdev("n1")
+	}
 	r.webNames = provision.NewSite(manifest.Domain, manifest.Name, manifest.Services).WebNames()
 	if slices.Contains(manifest.Services, "tls") {
 		if err := r.startTestCA(ctx); err != nil {
@@ -299,6 +300,9 @@ func (r *run) remove(ctx context.Context) error {
 	r.guest.dropClient()
 	if r.ca != nil {
 		r.ca.Stop()
+	}
+	if r.guest.wire != nil {
+		r.guest.wire.Close()
 	}
 	if err := r.conn.Undefine(ctx, r.guest.spec.Name); err != nil {
 		return err
