@@ -23,7 +23,7 @@ import (
 
 // images are built once for every test of this package, into imageDir.
 var (
-	images   struct{ tiny, next, broken string }
+	images   struct{ tiny, next, broken, small string }
 	imageDir string
 )
 
