@@ -36,7 +36,7 @@ libvirtd: test-packages
 test: lint unit integration boottest imagetest
 
 unit:
-	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./tests/checks/ ./tests/harness/
+	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./tests/checks/ ./tests/harness/
 
 integration: test-packages
 	$(GO) test -count=1 -timeout 60m -v ./tests/build/
