@@ -57,6 +57,7 @@ func benchBoot(ctx context.Context, image string, runs int) error {
 		}
 		healthy = append(healthy, first)
 		again = append(again, rebooted)
+		fmt.Fprintf(os.Stderr, "boot %d/%d: ready %.1f s, healthy %.1f s, healthy after a reboot %.1f s\n", i+1, runs, rep.ReadyAfter, first, rebooted)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "boot of %s, median of %d\tready (sshd)\thealthy, first boot\thealthy, after a reboot\t\n", image, runs)
