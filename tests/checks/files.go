@@ -226,11 +226,7 @@ func checkFilesWebDAV(ctx context.Context, m Machine) (err error) {
 }
 
 func checkFilesAnonymous(ctx context.Context, m Machine) (err error) {
-	site, err := siteInfo(ctx, m)
-	if err != nil {
-		return err
-	}
-	host, err := site.Name("files")
+	host, err := siteName(ctx, m, "files")
 	if err != nil {
 		return err
 	}

@@ -523,11 +523,7 @@ func checkListsArchivePrivacy(ctx context.Context, m Machine) (err error) {
 }
 
 func checkListsNoRelay(ctx context.Context, m Machine) error {
-	site, err := siteInfo(ctx, m)
-	if err != nil {
-		return err
-	}
-	domain, err := site.Name("lists")
+	domain, err := siteName(ctx, m, "lists")
 	if err != nil {
 		return err
 	}
@@ -558,11 +554,7 @@ func checkListsNoRelay(ctx context.Context, m Machine) error {
 }
 
 func checkListsStartTLS(ctx context.Context, m Machine) error {
-	site, err := siteInfo(ctx, m)
-	if err != nil {
-		return err
-	}
-	domain, err := site.Name("lists")
+	domain, err := siteName(ctx, m, "lists")
 	if err != nil {
 		return err
 	}

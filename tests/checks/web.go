@@ -301,3 +301,12 @@ func newUUID() string {
 func sortedKeys[V any](m map[string]V) string {
 	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
+
+// siteName is the host name of one role of the machine's site.
+func siteName(ctx context.Context, m Machine, role string) (string, error) {
+	site, err := siteInfo(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	return site.Name(role)
+}

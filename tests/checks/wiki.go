@@ -322,11 +322,7 @@ func checkWikiUpload(ctx context.Context, m Machine) error {
 }
 
 func checkWikiAnonymousEdit(ctx context.Context, m Machine) error {
-	site, err := siteInfo(ctx, m)
-	if err != nil {
-		return err
-	}
-	host, err := site.Name("wiki")
+	host, err := siteName(ctx, m, "wiki")
 	if err != nil {
 		return err
 	}
