@@ -68,12 +68,47 @@ func validateSite(p *problems, s *Spec) {
 			p.add(fmt.Sprintf("dns.nameservers[%d]", i), "write a full host name, e.g. ns1.example.org", "%q is not a host name", ns)
 		}
 	}
+	generated := generatedNames(s)
 	for i, r := range s.DNS.Records {
-		validateRecord(p, fmt.Sprintf("dns.records[%d]", i), r, s.Domain)
+		field := fmt.Sprintf("dns.records[%d]", i)
+		if validateRecord(p, field, r, s.Domain) {
+			checkClash(p, field, r, generated)
+		}
 	}
 }
 
-func validateRecord(p *problems, field string, r Record, domain string) {
+// generatedNames are the names whose records ostal writes into the zone
+// itself (provision/dns/rootfs/etc/ostal/zone.base.tmpl).
+func generatedNames(s *Spec) map[string]bool {
+	names := map[string]bool{"@": true, "ns1": true, s.Hostname: true, "_dmarc": true}
+	site := provision.NewSite(s.Domain, s.Hostname, s.Services)
+	for _, n := range site.Names {
+		if rel, ok := strings.CutSuffix(n, "."+s.Domain); ok {
+			names[rel] = true
+		}
+	}
+	return names
+}
+
+// checkClash refuses a record that would break the generated zone: Knot
+// does not load a zone with a CNAME beside other records, and two SPF or
+// DMARC policies make receivers ignore both.
+func checkClash(p *problems, field string, r Record, generated map[string]bool) {
+	typ, value := strings.ToUpper(r.Type), strings.Trim(strings.TrimSpace(r.Value), `"`)
+	switch {
+	case typ == "CNAME" && generated[r.Name]:
+		p.add(field+".name", "use another name, or drop the record: ostal writes this name's A, MX and TXT records",
+			"%q already has records ostal generates; a CNAME cannot stand beside them", r.Name)
+	case typ == "TXT" && strings.HasPrefix(value, "v=spf1") && generated[r.Name]:
+		p.add(field+".value", "drop the record: the zone already says \"v=spf1 mx -all\" there", "%q would be a second SPF policy for %q", r.Value, r.Name)
+	case typ == "TXT" && r.Name == "_dmarc":
+		p.add(field+".name", "drop the record: ostal writes the DMARC policy", "%q would be a second DMARC policy", r.Value)
+	}
+}
+
+// validateRecord reports a malformed record; it says whether the record
+// is well-formed.
+func validateRecord(p *problems, field string, r Record, domain string) bool {
 	typ := strings.ToUpper(r.Type)
 	known := false
 	for _, t := range recordTypes {
@@ -81,14 +116,15 @@ func validateRecord(p *problems, field string, r Record, domain string) {
 	}
 	if !known {
 		p.add(field+".type", "use one of "+strings.Join(recordTypes, ", "), "%q is not a record type ostal adds", r.Type)
-		return
+		return false
 	}
 	if r.Name != "@" && (strings.HasSuffix(r.Name, ".") || !domainRE.MatchString(r.Name+".x.org") && !strings.HasPrefix(r.Name, "_")) {
 		p.add(field+".name", `write the name relative to the domain ("@" for the domain, "www" for www.DOMAIN)`, "%q is not a relative name", r.Name)
-		return
+		return false
 	}
 	if r.TTL < 0 || r.TTL > 604800 {
 		p.add(field+".ttl", "use seconds between 60 and 604800, or leave it out (3600)", "%d is not a usable TTL", r.TTL)
+		return false
 	}
 	origin := domain
 	if origin == "" {
@@ -102,7 +138,9 @@ func validateRecord(p *problems, field string, r Record, domain string) {
 			hint = "the record's data as in a zone file"
 		}
 		p.add(field+".value", "a "+typ+" record's value is "+hint, "%q is not a valid %s value", r.Value, typ)
+		return false
 	}
+	return true
 }
 
 func short(s string) string {

@@ -33,6 +33,16 @@ func TestValidateSite(t *testing.T) {
 			`images/x.yaml: dns.records[0].value: "mail.example.org" is not a valid MX value; a MX record's value is "10 mail.example.org."`},
 		{"bad A", func(s *Spec) { s.DNS.Records = []Record{{Name: "git", Type: "A", Value: "1.2.3"}} },
 			`images/x.yaml: dns.records[0].value: "1.2.3" is not a valid A value; a A record's value is an IPv4 address`},
+		{"CNAME beside generated records", func(s *Spec) {
+			s.DNS.Records = []Record{{Name: "wiki", Type: "CNAME", Value: "elsewhere.example.net."}}
+		},
+			`images/x.yaml: dns.records[0].name: "wiki" already has records ostal generates; a CNAME cannot stand beside them; use another name, or drop the record: ostal writes this name's A, MX and TXT records`},
+		{"second SPF policy", func(s *Spec) {
+			s.DNS.Records = []Record{{Name: "@", Type: "TXT", Value: `"v=spf1 include:mail.example.net -all"`}}
+		},
+			`images/x.yaml: dns.records[0].value: "\"v=spf1 include:mail.example.net -all\"" would be a second SPF policy for "@"; drop the record: the zone already says "v=spf1 mx -all" there`},
+		{"second DMARC policy", func(s *Spec) { s.DNS.Records = []Record{{Name: "_dmarc", Type: "TXT", Value: `"v=DMARC1; p=none"`}} },
+			`images/x.yaml: dns.records[0].name: "\"v=DMARC1; p=none\"" would be a second DMARC policy; drop the record: ostal writes the DMARC policy`},
 		{"absolute name", func(s *Spec) { s.DNS.Records = []Record{{Name: "git.example.org.", Type: "A", Value: "1.2.3.4"}} },
 			`images/x.yaml: dns.records[0].name: "git.example.org." is not a relative name; write the name relative to the domain ("@" for the domain, "www" for www.DOMAIN)`},
 	}

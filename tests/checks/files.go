@@ -250,7 +250,7 @@ func checkFilesAnonymous(ctx context.Context, m Machine) (err error) {
 	owner := newDAVClient(ctx, m, b.name, b.password)
 	folder := SiteURL(m, host, b.name+"/")
 	file := folder + "ostal-private.txt"
-	strays := []string{file, folder + "ostal-anonymous.txt", folder + "ostal-intruder.txt", folder + "ostal-wrong.txt"}
+	strays := []string{file, folder + "ostal-anonymous.txt", folder + "ostal-intruder.txt", folder + "ostal-wrong.txt", folder + "ostal-moved.txt"}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -305,11 +305,22 @@ func checkFilesAnonymous(ctx context.Context, m Machine) (err error) {
 	try(other, who, http.MethodGet, file, nil, nil, http.StatusForbidden, http.StatusUnauthorized)
 	try(other, who, http.MethodPut, folder+"ostal-intruder.txt", []byte("x"), nil, http.StatusForbidden, http.StatusUnauthorized)
 	try(other, who, "PROPFIND", folder, []byte(propfindBody), depth1, http.StatusForbidden, http.StatusUnauthorized)
+	// COPY and MOVE from one's own folder write to the Destination: it
+	// must not be someone else's.
+	own := SiteURL(m, host, a.name+"/ostal-own.txt")
+	if _, err := other.expect(http.MethodPut, own, []byte("a's own\n"), nil, http.StatusCreated, http.StatusNoContent); err != nil {
+		return err
+	}
+	try(other, who, "COPY", own, nil, map[string]string{"Destination": file}, http.StatusForbidden)
+	try(other, who, "MOVE", own, nil, map[string]string{"Destination": folder + "ostal-moved.txt"}, http.StatusForbidden)
+	if r, err := newDAVClient(ctx, m, b.name, b.password).expect(http.MethodGet, file, nil, nil, http.StatusOK); err != nil || !bytes.Equal(r.Body, content) {
+		problems = append(problems, fmt.Sprintf("after %s's COPY and MOVE, %s's file is no longer what they stored", a.name, b.name))
+	}
 
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
 	}
-	m.Note("refused 9 requests: anonymous, wrong password, and %s in %s's folder", a.name, b.name)
+	m.Note("refused 11 requests: anonymous, wrong password, and %s in %s's folder, COPY and MOVE included", a.name, b.name)
 	return nil
 }
 

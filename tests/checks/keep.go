@@ -48,9 +48,14 @@ type kept struct {
 // machine without services (tiny) has none.
 func keepServiceData(ctx context.Context, m Machine) (*kept, error) {
 	k := &kept{}
+	// Only a machine without site.json has no services; any other
+	// failure to read it must not pass for "nothing to keep".
+	if _, err := m.Run(ctx, "test -e /etc/ostal/site.json"); err != nil {
+		return k, nil
+	}
 	site, err := siteInfo(ctx, m)
 	if err != nil {
-		return k, nil
+		return nil, err
 	}
 	for _, kp := range keepers {
 		if !slices.Contains(site.Services, kp.service) {

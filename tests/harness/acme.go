@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -36,6 +37,7 @@ type testCA struct {
 	CAPEM     []byte // the root of the ACME server's own certificate
 	roots     *x509.CertPool
 	procs     []*exec.Cmd
+	startErrs []error
 }
 
 // startTestCA starts pebble with its DNS server; httpPort and tlsPort are
@@ -84,11 +86,9 @@ func startTestCA(ctx context.Context, dir string, httpPort, tlsPort int) (*testC
 	// strict where the guest is concerned, not slow.
 	ca.start(logf, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"},
 		"pebble", "-config", cfgFile, "-dnsserver", dnsAddr)
-	for _, p := range ca.procs {
-		if p.Process == nil {
-			ca.Stop()
-			return nil, fmt.Errorf("start %s: see %s", p.Path, logf.Name())
-		}
+	if err := errors.Join(ca.startErrs...); err != nil {
+		ca.Stop()
+		return nil, fmt.Errorf("start the test ACME CA: %w", err)
 	}
 	if ca.roots, err = ca.fetchRoots(ctx, mgmt); err != nil {
 		ca.Stop()
@@ -103,7 +103,10 @@ func (ca *testCA) start(log io.Writer, env []string, name string, args ...string
 	cmd.Env = append(os.Environ(), env...)
 	// The CA dies with the test, even a killed one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Start()
+	if err := cmd.Start(); err != nil {
+		ca.startErrs = append(ca.startErrs, fmt.Errorf("%s: %w", name, err))
+		return
+	}
 	ca.procs = append(ca.procs, cmd)
 }
 

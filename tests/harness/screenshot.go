@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -45,7 +46,15 @@ func screenshots(ctx context.Context, dir string, names []string, httpsAddr stri
 			"--window-size=1280,900", "--ignore-certificate-errors",
 			"--host-resolver-rules="+resolverRules(names, httpsAddr),
 			"--screenshot="+filepath.Join(dir, file), "https://"+name+"/")
+		// Chromium's helpers share its output: without a process group
+		// and a wait limit, a hung renderer would outlive the timeout.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
 		out, err := cmd.CombinedOutput()
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stray helpers
+		}
 		cancel()
 		os.RemoveAll(profile)
 		if _, statErr := os.Stat(filepath.Join(dir, file)); err != nil || statErr != nil {

@@ -46,11 +46,21 @@ type run struct {
 	say         func(format string, args ...any)
 }
 
-func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say func(string, ...any)) (*run, error) {
-	dir, err := filepath.Abs(dir)
+func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say func(string, ...any)) (_ *run, err error) {
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
+	// What this run started outside libvirt (the test CA, the probe
+	// wire) ends with it if setting up fails half-way.
+	var stops []func()
+	defer func() {
+		if err != nil {
+			for _, stop := range stops {
+				stop()
+			}
+		}
+	}()
 	r := &run{conn: conn, opts: o, id: fmt.Sprintf("%d-%s", os.Getpid(), randomID()), dir: dir, say: say,
 		probes: probeMemory{path: filepath.Join(builders.DefaultCacheDir(), "kvm-probe")}}
 	if r.pool, err = conn.EnsurePool(ctx, o.Pool, o.PoolPath); err != nil {
@@ -106,6 +116,7 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		if r.guest.wire, err = newProbeWire(); err != nil {
 			return nil, err
 		}
+		stops = append(stops, r.guest.wire.Close)
 		r.guest.spec.ProbeNetdev = r.guest.wire.netdev("n1")
 	}
 	r.webNames = provision.NewSite(manifest.Domain, manifest.Name, manifest.Services).WebNames()
@@ -113,6 +124,7 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		if err := r.startTestCA(ctx); err != nil {
 			return nil, err
 		}
+		stops = append(stops, r.ca.Stop)
 	}
 	if r.guest.spec.RootVolume, err = r.overlayFor(ctx, o.Image); err != nil {
 		return nil, err

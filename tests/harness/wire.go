@@ -162,7 +162,7 @@ func (w *probeWire) Dial(guestPort int) net.Conn {
 	w.next++
 	ch := make(chan []byte, 16)
 	w.listeners[port] = ch
-	return &wireConn{w: w, port: port, guestPort: uint16(guestPort), in: ch}
+	return &wireConn{w: w, port: port, guestPort: uint16(guestPort), in: ch, done: make(chan struct{})}
 }
 
 // wireConn is one UDP "socket" on the wire; it is a net.PacketConn too,
@@ -171,6 +171,7 @@ type wireConn struct {
 	w               *probeWire
 	port, guestPort uint16
 	in              chan []byte
+	done            chan struct{} // closed by Close: a pending Read returns
 	mu              sync.Mutex
 	deadline        time.Time
 	closed          bool
@@ -197,11 +198,10 @@ func (c *wireConn) Read(p []byte) (int, error) {
 		timeout = t.C
 	}
 	select {
-	case b, ok := <-c.in:
-		if !ok {
-			return 0, net.ErrClosed
-		}
+	case b := <-c.in:
 		return copy(p, b), nil
+	case <-c.done:
+		return 0, net.ErrClosed
 	case <-timeout:
 		return 0, os.ErrDeadlineExceeded
 	}
@@ -219,6 +219,7 @@ func (c *wireConn) Close() error {
 	if !c.closed {
 		delete(c.w.listeners, c.port)
 		c.closed = true
+		close(c.done)
 	}
 	return nil
 }
