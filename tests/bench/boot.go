@@ -34,7 +34,7 @@ func benchBoot(ctx context.Context, image string, runs int) error {
 					return err
 				}
 				back := time.Now()
-				if _, err := m.Run(ctx, "test -x /usr/lib/ostal/health || exit 0; until /usr/lib/ostal/health >/dev/null; do sleep 2; done"); err != nil {
+				if err := checks.WaitHealthy(ctx, m); err != nil {
 					return err
 				}
 				rebooted = m.ReadyAfter().Seconds() + time.Since(back).Seconds()
