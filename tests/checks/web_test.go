@@ -49,6 +49,11 @@ func TestParseSite(t *testing.T) {
 
 	_, err = parseSite(`{"domain":"d.org"}`, "e.org")
 	assert.EqualError(t, err, "/etc/ostal/site.json serves d.org, but the machine is expected to serve e.org")
+	_, err = parseSite(`{"domain":"","services":["ssh"]}`, "")
+	assert.EqualError(t, err, "/etc/ostal/site.json lists services ssh but no domain")
+	s, err = parseSite(`{"domain":"","services":[]}`, "")
+	require.NoError(t, err, "an image without services serves no domain")
+	assert.Empty(t, s.Services)
 	_, err = parseSite(`nope`, "e.org")
 	assert.ErrorContains(t, err, `it starts "nope"`)
 }
