@@ -3,7 +3,6 @@ package harness
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/ostal/ostal/internal/virt"
 )
@@ -110,40 +109,13 @@ func domainXML(s domainSpec) *virt.Domain {
 	return d
 }
 
-// userNetdev is QEMU's user-mode network, restricted: the guest can send
-// nothing to the host or beyond, and only the forwards, bound to
-// 127.0.0.1, reach it. (libvirt 9.0's own <portForward> needs passt;
-// QEMU's built-in slirp is everywhere.)
 func userNetdev(s domainSpec) string {
-	parts := []string{"user", "id=n0", "restrict=on"}
-	for _, g := range sortedPorts(s.Forwards) {
-		parts = append(parts, fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", s.Forwards[g], g))
-	}
-	// guestfwd is the one way out that restrict=on leaves: to exactly
-	// the host addresses named here (the test ACME server).
-	ports := make([]int, 0, len(s.GuestForwards))
-	for p := range s.GuestForwards {
-		ports = append(ports, p)
-	}
-	sort.Ints(ports)
-	for _, p := range ports {
-		parts = append(parts, fmt.Sprintf("guestfwd=tcp:%s:%d-tcp:%s", GuestForwardIP, p, s.GuestForwards[p]))
-	}
-	return strings.Join(parts, ",")
+	return virt.UserNetdev("n0", s.Forwards, s.GuestForwards)
 }
 
 // GuestForwardIP is the address in the guest's user-mode network at
 // which GuestForwards answer.
-const GuestForwardIP = "10.0.2.100"
-
-func sortedPorts[V any](m map[int]V) []int {
-	ports := make([]int, 0, len(m))
-	for p := range m {
-		ports = append(ports, p)
-	}
-	sort.Ints(ports)
-	return ports
-}
+const GuestForwardIP = virt.GuestForwardIP
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
