@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
@@ -30,6 +33,12 @@ type Conn struct {
 // enforce the deadline themselves: on cancellation the connection is
 // closed, which ends the pending call.
 func Dial(ctx context.Context, uri string) (*Conn, error) {
+	return DialWith(ctx, uri, nil)
+}
+
+// DialWith is Dial with every network connection passed through wrap: the
+// tests' way to make a real connection fail half-way.
+func DialWith(ctx context.Context, uri string, wrap func(net.Conn) net.Conn) (*Conn, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -42,6 +51,9 @@ func Dial(ctx context.Context, uri string) (*Conn, error) {
 	dialer, err := dialerFor(ctx, u)
 	if err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		dialer = wrappedDialer{dialer, wrap}
 	}
 	l := libvirt.NewWithDialer(dialer)
 	c := &Conn{URI: uri, l: l}
@@ -64,8 +76,88 @@ func dialerFor(ctx context.Context, u *url.URL) (socket.Dialer, error) {
 			opts = append(opts, dialers.WithSocket(s))
 		}
 		return dialers.NewLocal(opts...), nil
+	case "qemu+ssh":
+		return sshDialer(u, timeout)
+	case "qemu+tls":
+		opts := []dialers.TLSOption{dialers.UseTLSPort(u.Port())}
+		if p := u.Query().Get("pkipath"); p != "" {
+			opts = append(opts, dialers.UsePKIPath(p))
+		}
+		if u.Query().Get("no_verify") == "1" {
+			opts = append(opts, dialers.WithInsecureNoVerify())
+		}
+		return dialers.NewTLS(u.Hostname(), opts...), nil
 	}
-	return nil, fmt.Errorf("libvirt URI %q: transport %q is not supported yet; use %s", u.String(), u.Scheme, DefaultURI)
+	return nil, fmt.Errorf("libvirt URI %q: transport %q is not supported; use qemu:///system, qemu+ssh://user@host/system or qemu+tls://host/system", u.String(), u.Scheme)
+}
+
+// sshDialer reaches the remote daemon's socket through SSH, authenticated
+// by the agent or the URI's keyfile, the host checked against the URI's
+// known_hosts (libvirt's own query parameters) or ~/.ssh/known_hosts.
+func sshDialer(u *url.URL, timeout time.Duration) (socket.Dialer, error) {
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("libvirt URI %q names no host; write qemu+ssh://root@HOST/system", u.String())
+	}
+	q := u.Query()
+	opts := []dialers.SSHOption{dialers.UseSSHUsername(u.User.Username()), dialers.UseSSHPort(u.Port())}
+	if k := q.Get("keyfile"); k != "" {
+		opts = append(opts, dialers.UseKeyFile(k))
+	}
+	known := q.Get("known_hosts")
+	if known == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("libvirt URI %q: no known_hosts given and no home directory: %w", u.String(), err)
+		}
+		known = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	opts = append(opts, dialers.UseKnownHostsFile(known))
+	if s := q.Get("socket"); s != "" {
+		opts = append(opts, dialers.WithRemoteSocket(s))
+	}
+	return timedDialer{dialers.NewSSH(u.Hostname(), opts...), timeout}, nil
+}
+
+// timedDialer bounds a dialer that has no timeout option of its own.
+type timedDialer struct {
+	d       socket.Dialer
+	timeout time.Duration
+}
+
+func (t timedDialer) Dial() (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := t.d.Dial()
+		done <- result{c, err}
+	}()
+	select {
+	case r := <-done:
+		return r.c, r.err
+	case <-time.After(t.timeout):
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, fmt.Errorf("no answer within %s", t.timeout.Round(time.Second))
+	}
+}
+
+type wrappedDialer struct {
+	d    socket.Dialer
+	wrap func(net.Conn) net.Conn
+}
+
+func (w wrappedDialer) Dial() (net.Conn, error) {
+	c, err := w.d.Dial()
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(c), nil
 }
 
 // ConnectError is a libvirt daemon that could not be reached.
@@ -75,6 +167,11 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
+	if u, err := url.Parse(e.URI); err == nil && u.Host != "" {
+		return fmt.Sprintf("cannot connect to libvirt at %s: %v; check the host name and port, that it runs libvirtd, "+
+			"that your SSH key (the agent, or ?keyfile=PATH in the URI) is accepted for user %q there, and that the host's key "+
+			"is in known_hosts (~/.ssh/known_hosts, or ?known_hosts=PATH)", e.URI, e.Err, u.User.Username())
+	}
 	return fmt.Sprintf("cannot connect to libvirt at %s: %v; is libvirtd running? Start it with `virtlogd -d && libvirtd -d` "+
 		"(or `systemctl start libvirtd`), or pass another --uri", e.URI, e.Err)
 }

@@ -12,6 +12,7 @@ type Domain struct {
 	Type       string    `xml:"type,attr"` // "kvm" or "qemu" (TCG)
 	XMLNSQEMU  string    `xml:"xmlns:qemu,attr,omitempty"`
 	Name       string    `xml:"name"`
+	UUID       string    `xml:"uuid,omitempty"`
 	Metadata   *Metadata `xml:"metadata,omitempty"`
 	Memory     Memory    `xml:"memory"`
 	VCPU       int       `xml:"vcpu"`
@@ -153,10 +154,20 @@ type Controller struct {
 }
 
 type Interface struct {
-	Type         string        `xml:"type,attr"` // "user"
+	Type         string        `xml:"type,attr"` // "user" or "bridge"
+	MAC          *MAC          `xml:"mac,omitempty"`
+	Source       *IfaceSource  `xml:"source,omitempty"`
 	Model        *Model        `xml:"model,omitempty"`
 	Backend      *Backend      `xml:"backend,omitempty"`
 	PortForwards []PortForward `xml:"portForward"`
+}
+
+type MAC struct {
+	Address string `xml:"address,attr"`
+}
+
+type IfaceSource struct {
+	Bridge string `xml:"bridge,attr,omitempty"`
 }
 
 type Model struct {

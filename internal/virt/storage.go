@@ -27,6 +27,7 @@ type Volume struct {
 	XMLName      xml.Name      `xml:"volume"`
 	Name         string        `xml:"name"`
 	Capacity     Capacity      `xml:"capacity"`
+	Allocation   *Capacity     `xml:"allocation,omitempty"`
 	Target       VolumeTarget  `xml:"target"`
 	BackingStore *BackingStore `xml:"backingStore,omitempty"`
 }

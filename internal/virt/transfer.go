@@ -1,0 +1,154 @@
+package virt
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/digitalocean/go-libvirt"
+	"golang.org/x/sys/unix"
+)
+
+// Extent is a range of a file that holds data; what lies between extents
+// is a hole, read as zeros and never sent.
+type Extent struct{ Offset, Length int64 }
+
+// DataExtents lists the data of f with SEEK_DATA/SEEK_HOLE, merging
+// extents less than gap apart: each extent costs a round trip, a small
+// hole costs only its zeros.
+func DataExtents(f *os.File, gap int64) ([]Extent, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	var out []Extent
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole remains
+		}
+		if err != nil {
+			// A filesystem without SEEK_DATA: all of it is data.
+			return []Extent{{0, size}}, nil
+		}
+		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, fmt.Errorf("find holes in %s: %w", f.Name(), err)
+		}
+		if n := len(out); n > 0 && data-(out[n-1].Offset+out[n-1].Length) < gap {
+			out[n-1].Length = hole - out[n-1].Offset
+		} else {
+			out = append(out, Extent{data, hole - data})
+		}
+		off = hole
+	}
+	return out, nil
+}
+
+// UploadExtents writes the extents of f into the volume at the same
+// offsets, one stream each; the volume must already have f's size and be
+// zero elsewhere (a fresh raw volume). progress is told of every block.
+func (c *Conn) UploadExtents(ctx context.Context, pool libvirt.StoragePool, name string, f *os.File, extents []Extent, progress func(n int64)) error {
+	var vol libvirt.StorageVol
+	err := c.call(ctx, fmt.Sprintf("look up volume %q in pool %q", name, pool.Name), func() (err error) {
+		vol, err = c.l.StorageVolLookupByName(pool, name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range extents {
+		r := &countingReader{r: io.NewSectionReader(f, e.Offset, e.Length), progress: progress}
+		err := c.call(ctx, fmt.Sprintf("upload %d bytes at offset %d into volume %q", e.Length, e.Offset, name), func() error {
+			return c.l.StorageVolUpload(vol, r, uint64(e.Offset), uint64(e.Length), 0)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Download streams a whole volume into w.
+func (c *Conn) Download(ctx context.Context, pool libvirt.StoragePool, name string, w io.Writer) error {
+	return c.call(ctx, fmt.Sprintf("download volume %q", name), func() error {
+		vol, err := c.l.StorageVolLookupByName(pool, name)
+		if err != nil {
+			return err
+		}
+		return c.l.StorageVolDownload(vol, w, 0, 0, 0)
+	})
+}
+
+// CloneVolume makes volume name a byte copy of from, on the host: how a
+// checked upload gets its final name in one step, since libvirt cannot
+// rename volumes.
+func (c *Conn) CloneVolume(ctx context.Context, pool libvirt.StoragePool, from, name string, size uint64) error {
+	b, err := xml.Marshal(Volume{Name: name, Capacity: Capacity{Unit: "B", Value: size}, Target: VolumeTarget{Format: Format{Type: "raw"}}})
+	if err != nil {
+		return fmt.Errorf("render volume %q: %w", name, err)
+	}
+	return c.call(ctx, fmt.Sprintf("copy volume %q to %q in pool %q", from, name, pool.Name), func() error {
+		src, err := c.l.StorageVolLookupByName(pool, from)
+		if err != nil {
+			return err
+		}
+		_, err = c.l.StorageVolCreateXMLFrom(pool, string(b), src, 0)
+		return err
+	})
+}
+
+// PoolSpace is a pool's capacity and what is free in it, in bytes.
+func (c *Conn) PoolSpace(ctx context.Context, pool libvirt.StoragePool) (capacity, available uint64, err error) {
+	err = c.call(ctx, fmt.Sprintf("read the free space of pool %q", pool.Name), func() error {
+		if err := c.l.StoragePoolRefresh(pool, 0); err != nil {
+			return err
+		}
+		_, capacity, _, available, err = c.l.StoragePoolGetInfo(pool)
+		return err
+	})
+	return capacity, available, err
+}
+
+// VolumeSize is a volume's capacity (what the guest sees) and allocation
+// (what it takes on the host), in bytes.
+func (c *Conn) VolumeSize(ctx context.Context, pool libvirt.StoragePool, name string) (capacity, allocation uint64, err error) {
+	err = c.call(ctx, fmt.Sprintf("read the size of volume %q", name), func() error {
+		vol, err := c.l.StorageVolLookupByName(pool, name)
+		if err != nil {
+			return err
+		}
+		_, capacity, allocation, err = c.l.StorageVolGetInfo(vol)
+		return err
+	})
+	return capacity, allocation, err
+}
+
+// LookupPool returns an existing pool, started.
+func (c *Conn) LookupPool(ctx context.Context, name string) (libvirt.StoragePool, error) {
+	var pool libvirt.StoragePool
+	err := c.call(ctx, fmt.Sprintf("look up pool %q", name), func() (err error) {
+		if pool, err = c.l.StoragePoolLookupByName(name); err != nil {
+			return err
+		}
+		return c.l.StoragePoolRefresh(pool, 0)
+	})
+	return pool, err
+}
+
+type countingReader struct {
+	r        io.Reader
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && c.progress != nil {
+		c.progress(int64(n))
+	}
+	return n, err
+}
