@@ -54,19 +54,23 @@ func (c *Conn) Running(ctx context.Context, name string) (bool, error) {
 }
 
 // Shutdown asks the guest to power off (ACPI) and waits until it has, or
-// until ctx ends; it returns how long the guest took.
+// until ctx ends; it returns how long the guest took. The request is
+// repeated: a guest still booting ignores the first one.
 func (c *Conn) Shutdown(ctx context.Context, name string) (time.Duration, error) {
 	start := time.Now()
-	err := c.call(ctx, fmt.Sprintf("shut down domain %q", name), func() error {
-		d, err := c.domain(name)
-		if err != nil {
-			return err
-		}
-		return c.l.DomainShutdown(d)
-	})
-	if err != nil {
+	ask := func() error {
+		return c.call(ctx, fmt.Sprintf("shut down domain %q", name), func() error {
+			d, err := c.domain(name)
+			if err != nil {
+				return err
+			}
+			return c.l.DomainShutdown(d)
+		})
+	}
+	if err := ask(); err != nil {
 		return 0, err
 	}
+	asked := time.Now()
 	for {
 		running, err := c.Running(ctx, name)
 		if err != nil {
@@ -74,6 +78,13 @@ func (c *Conn) Shutdown(ctx context.Context, name string) (time.Duration, error)
 		}
 		if !running {
 			return time.Since(start), nil
+		}
+		if time.Since(asked) > 15*time.Second {
+			// A guest that stopped between the two calls is no error.
+			if err := ask(); err != nil && !hasCode(err, libvirt.ErrOperationInvalid) {
+				return 0, err
+			}
+			asked = time.Now()
 		}
 		select {
 		case <-ctx.Done():

@@ -2,7 +2,6 @@ package virt
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -73,32 +72,15 @@ func (c *Conn) UploadExtents(ctx context.Context, pool libvirt.StoragePool, name
 	return nil
 }
 
-// Download streams a whole volume into w.
-func (c *Conn) Download(ctx context.Context, pool libvirt.StoragePool, name string, w io.Writer) error {
-	return c.call(ctx, fmt.Sprintf("download volume %q", name), func() error {
+// DownloadRange streams length bytes of a volume from offset into w;
+// length 0 means to the end.
+func (c *Conn) DownloadRange(ctx context.Context, pool libvirt.StoragePool, name string, w io.Writer, offset, length uint64) error {
+	return c.call(ctx, fmt.Sprintf("read volume %q", name), func() error {
 		vol, err := c.l.StorageVolLookupByName(pool, name)
 		if err != nil {
 			return err
 		}
-		return c.l.StorageVolDownload(vol, w, 0, 0, 0)
-	})
-}
-
-// CloneVolume makes volume name a byte copy of from, on the host: how a
-// checked upload gets its final name in one step, since libvirt cannot
-// rename volumes.
-func (c *Conn) CloneVolume(ctx context.Context, pool libvirt.StoragePool, from, name string, size uint64) error {
-	b, err := xml.Marshal(Volume{Name: name, Capacity: Capacity{Unit: "B", Value: size}, Target: VolumeTarget{Format: Format{Type: "raw"}}})
-	if err != nil {
-		return fmt.Errorf("render volume %q: %w", name, err)
-	}
-	return c.call(ctx, fmt.Sprintf("copy volume %q to %q in pool %q", from, name, pool.Name), func() error {
-		src, err := c.l.StorageVolLookupByName(pool, from)
-		if err != nil {
-			return err
-		}
-		_, err = c.l.StorageVolCreateXMLFrom(pool, string(b), src, 0)
-		return err
+		return c.l.StorageVolDownload(vol, w, offset, length, 0)
 	})
 }
 

@@ -1,0 +1,144 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RolledBackError is a swap that ended with the previous image back.
+type RolledBackError struct {
+	Domain string
+	Swap   *Swap
+	Reason error
+}
+
+func (e *RolledBackError) Error() string {
+	return fmt.Sprintf("swap %s did not finish, so %s runs its previous image again, with its data as before the swap: %v", e.Swap.ID, e.Domain, e.Reason)
+}
+
+func (e *RolledBackError) Unwrap() error { return e.Reason }
+
+// commit makes the swap's image current and ends the swap.
+func (d *Deployer) commit(ctx context.Context, st *State) (*Swap, error) {
+	ctx = context.WithoutCancel(ctx)
+	if err := d.begin(ctx, st, StepCommit); err != nil {
+		return nil, err
+	}
+	j := st.Journal
+	sw := d.historyLine(j, "ok", "")
+	err := d.record(ctx, st, func(s *State) {
+		to := j.To
+		to.Since = time.Now().UTC()
+		if s.Current != nil && s.Current.Digest != to.Digest {
+			s.Previous = s.Current
+		}
+		s.Current = &to
+		s.History = append(s.History, sw)
+		s.Journal, s.Lock = nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.say("%s runs %s; the tools were down for %.0f s", d.Env.Domain, describe(&j.To), sw.Downtime)
+	return &sw, nil
+}
+
+// rollback puts back the image and the data of before the swap. It runs
+// to its end even if the caller gave up: half a rollback is the one thing
+// worse than none.
+func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap, error) {
+	ctx = context.WithoutCancel(ctx)
+	j := st.Journal
+	if j.From == nil {
+		return d.failFirst(ctx, st, reason)
+	}
+	d.say("rolling back to %s: %v", describe(j.From), reason)
+	if err := d.record(ctx, st, func(s *State) {
+		s.Journal.Step = StepRollback
+		if s.Journal.Rollback == "" {
+			s.Journal.Rollback = reason.Error()
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := d.conn.Destroy(ctx, d.Env.Domain); err != nil {
+		return nil, fmt.Errorf("roll back: %w", err)
+	}
+	if j.Snapshot != "" {
+		has, err := d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot)
+		if err != nil {
+			return nil, fmt.Errorf("roll back: %w", err)
+		}
+		if has {
+			if err := d.conn.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
+				return nil, fmt.Errorf("roll back the data: %w", err)
+			}
+			d.say("the data volumes are back as they were when the guest stopped")
+		}
+	}
+	d.stopHook("rollback-data")
+	if err := d.define(ctx, st, *j.From); err != nil {
+		return nil, fmt.Errorf("roll back: %w", err)
+	}
+	if err := d.conn.Start(ctx, d.Env.Domain); err != nil {
+		return nil, fmt.Errorf("roll back: %w", err)
+	}
+	detail := j.Rollback
+	if err := d.waitHealthy(ctx, st, *j.From); err != nil {
+		detail += "; the previous image is not healthy either: " + err.Error()
+	}
+	sw := d.historyLine(j, "rolled back", detail)
+	if err := d.record(ctx, st, func(s *State) {
+		s.History = append(s.History, sw)
+		s.Journal, s.Lock = nil, nil
+	}); err != nil {
+		return nil, err
+	}
+	d.say("%s runs %s again; the tools were down for %.0f s", d.Env.Domain, describe(j.From), sw.Downtime)
+	return &sw, &RolledBackError{Domain: d.Env.Domain, Swap: &sw, Reason: errors.New(detail)}
+}
+
+// undo ends a swap that had not stopped the guest yet.
+func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
+	ctx = context.WithoutCancel(ctx)
+	j := st.Journal
+	if !j.Reuse {
+		if err := d.conn.DeleteVolume(ctx, d.pool, j.To.Overlay); err != nil {
+			d.say("warning: %v", err)
+		}
+	}
+	sw := d.historyLine(j, "undone", reason.Error())
+	if err := d.record(ctx, st, func(s *State) {
+		s.History = append(s.History, sw)
+		s.Journal, s.Lock = nil, nil
+	}); err != nil {
+		return errors.Join(reason, err)
+	}
+	return fmt.Errorf("swap %s undone before the guest was stopped: %w", j.ID, reason)
+}
+
+// failFirst ends a first deployment that is not healthy: there is
+// nothing to go back to, so the guest is left running for an admin.
+func (d *Deployer) failFirst(ctx context.Context, st *State, reason error) (*Swap, error) {
+	j := st.Journal
+	sw := d.historyLine(j, "failed", reason.Error())
+	err := d.record(ctx, st, func(s *State) {
+		s.History = append(s.History, sw)
+		s.Journal, s.Lock = nil, nil
+	})
+	return &sw, errors.Join(fmt.Errorf("the first deployment of %s is not healthy and there is no earlier image to go back to; "+
+		"the guest is left as it is, for you to look at (ostal deploy status %s): %w", d.Env.Domain, d.Env.Name, reason), err)
+}
+
+func (d *Deployer) historyLine(j *Journal, result, detail string) Swap {
+	sw := Swap{ID: j.ID, Who: d.who, Started: j.Started, Finished: time.Now().UTC(), To: j.To.Digest, Result: result, Detail: detail}
+	if j.From != nil {
+		sw.From = j.From.Digest
+	}
+	if !j.Stopped.IsZero() {
+		sw.Downtime = time.Since(j.Stopped).Seconds()
+	}
+	return sw
+}

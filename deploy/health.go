@@ -1,0 +1,128 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/provision"
+	"github.com/ostal/ostal/tests/checks"
+)
+
+// waitHealthy waits, within the environment's health timeout, until the
+// guest answers SSH, its services report healthy, and the environment's
+// named checks pass: the same checks as `ostal test`, from outside.
+func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) error {
+	timeout := d.Env.Health.TimeoutDuration()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	g, err := d.newGuest(st, rel)
+	if err != nil {
+		return err
+	}
+	defer g.drop()
+	d.say("waiting up to %s for %s to be healthy", timeout, d.Env.Domain)
+	var lastErr error
+	for {
+		running, err := d.conn.Running(ctx, d.Env.Domain)
+		if err == nil && !running {
+			return fmt.Errorf("the guest stopped %.0f s after it was started: the image does not boot (its console is in /var/log/libvirt/qemu/%s-serial.log on the host)",
+				time.Since(start).Seconds(), d.Env.Domain)
+		}
+		if _, lastErr = g.Run(ctx, "true"); lastErr == nil {
+			break
+		}
+		if errors.Is(lastErr, errHostKeyChanged) {
+			return lastErr
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no SSH answer within %s: %v", timeout, lastErr)
+		case <-time.After(3 * time.Second):
+		}
+	}
+	g.ready = time.Since(start)
+	d.say("SSH answers after %.0f s", g.ready.Seconds())
+	if err := checks.WaitHealthy(ctx, g); err != nil {
+		return fmt.Errorf("within %s: %w", timeout, err)
+	}
+	sel, err := checks.Default.Select(d.Env.Health.Checks)
+	if err != nil {
+		return fmt.Errorf("%s: health.checks: %w", d.Env.Path, err)
+	}
+	var failed []error
+	ran := 0
+	for _, c := range sel {
+		// A check of a service the image lacks has nothing to check.
+		if svc, _, _ := strings.Cut(c.Name, "."); c.Disruptive || provision.Services[svc].Name != "" && !slices.Contains(rel.Services, svc) {
+			continue
+		}
+		t := c.Timeout
+		if t == 0 {
+			t = time.Minute
+		}
+		ran++
+		cctx, ccancel := context.WithTimeout(ctx, t)
+		err := c.Run(cctx, g)
+		ccancel()
+		if err != nil {
+			failed = append(failed, fmt.Errorf("check %s: %w", c.Name, err))
+		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	d.say("healthy after %.0f s (%d named checks passed)", time.Since(start).Seconds(), ran)
+	if g.learntKey != "" {
+		return d.record(ctx, st, func(s *State) { s.GuestKey = g.learntKey })
+	}
+	return nil
+}
+
+var errHostKeyChanged = errors.New("the guest's SSH host key changed")
+
+func (d *Deployer) newGuest(st *State, rel Release) (*guest, error) {
+	signer, pem, err := deployerKey(d.Env)
+	if err != nil {
+		return nil, err
+	}
+	g := &guest{env: d.Env, name: d.Env.Domain, domain: rel.Serves, image: rel.Volume, keyPEM: pem, signer: signer}
+	if d.Env.Guest.ACMECA != "" {
+		b, err := os.ReadFile(d.Env.Guest.ACMECA)
+		if err != nil {
+			return nil, fmt.Errorf("%s: guest.acme_ca: %w", d.Env.Path, err)
+		}
+		g.roots = x509.NewCertPool()
+		g.roots.AppendCertsFromPEM(b)
+	}
+	known := st.GuestKey
+	// Only the ssh service keeps host keys on the data volume; an image
+	// without it makes new ones at every boot, and has nothing to pin.
+	pin := slices.Contains(rel.Services, "ssh")
+	g.hostKey = func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		line := string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(key)))
+		if !pin {
+			return nil
+		}
+		if known == "" {
+			g.learntKey = line // trusted on first use, then pinned
+			return nil
+		}
+		if line != known {
+			return fmt.Errorf("%w: it was %s, it is now %s; the host keys live on the data volume, so this is another machine or "+
+				"another volume. If that is expected, remove <guest-key> from the domain's ostal metadata", errHostKeyChanged, known, line)
+		}
+		return nil
+	}
+	return g, nil
+}

@@ -1,0 +1,163 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Rollback swaps back to the previous image, keeping today's data (the
+// previous image refuses a data layout newer than its own, and says so).
+func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
+	if err := d.waitWindow(ctx, mode); err != nil {
+		return nil, err
+	}
+	st, exists, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, fmt.Errorf("%s: domain: %s is not deployed on %s yet; nothing to roll back", d.Env.Path, d.Env.Domain, d.Env.URI)
+	}
+	if err := d.Recover(ctx, st); err != nil {
+		return nil, err
+	}
+	if st.Previous == nil {
+		return nil, fmt.Errorf("%s has run only one image (%s): there is no previous image to roll back to", d.Env.Domain, describe(st.Current))
+	}
+	return d.swapTo(ctx, st, *st.Previous, true)
+}
+
+// Status is what runs where, and since when.
+type Status struct {
+	Environment string   `json:"environment"`
+	URI         string   `json:"uri"`
+	Domain      string   `json:"domain"`
+	Deployed    bool     `json:"deployed"`
+	Running     bool     `json:"running"`
+	Current     *Release `json:"current,omitempty"`
+	Previous    *Release `json:"previous,omitempty"`
+	Swapping    *Journal `json:"swap_in_progress,omitempty"`
+	Lock        *Lock    `json:"lock,omitempty"`
+	// Health is the guest's own report (/usr/lib/ostal/health), or why
+	// it could not be read.
+	Health  string `json:"health,omitempty"`
+	Healthy bool   `json:"healthy"`
+}
+
+// Status reads the record and asks the guest how it is; it changes
+// nothing.
+func (d *Deployer) Status(ctx context.Context) (*Status, error) {
+	s := &Status{Environment: d.Env.Path, URI: d.Env.URI, Domain: d.Env.Domain}
+	st, exists, err := d.load(ctx)
+	if err != nil || !exists {
+		return s, err
+	}
+	s.Deployed, s.Current, s.Previous, s.Swapping, s.Lock = true, st.Current, st.Previous, st.Journal, st.Lock
+	if s.Running, err = d.conn.Running(ctx, d.Env.Domain); err != nil {
+		return s, err
+	}
+	if !s.Running || st.Current == nil {
+		s.Health = "not running"
+		return s, nil
+	}
+	g, err := d.newGuest(st, *st.Current)
+	if err != nil {
+		s.Health = err.Error()
+		return s, nil
+	}
+	defer g.drop()
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := g.Run(hctx, "if [ -x /usr/lib/ostal/health ]; then /usr/lib/ostal/health; else echo ok; fi")
+	s.Health, s.Healthy = strings.TrimSpace(out), err == nil
+	if err != nil && s.Health == "" {
+		s.Health = err.Error()
+	}
+	return s, nil
+}
+
+// History is every swap, oldest first.
+func (d *Deployer) History(ctx context.Context) ([]Swap, error) {
+	st, _, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.History, nil
+}
+
+// GCResult lists what gc removed and kept.
+type GCResult struct {
+	Removed []string `json:"removed"`
+	Kept    []string `json:"kept"`
+}
+
+// GC removes pushed images (and their overlays) beyond the newest keep,
+// never the current or previous one, and never a data volume: it only
+// looks at volumes named like ostal's images.
+func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
+	st, exists, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		if err := d.Recover(ctx, st); err != nil {
+			return nil, err
+		}
+		if st.Lock != nil {
+			return nil, &LockedError{Lock: st.Lock}
+		}
+	}
+	names, err := d.conn.Volumes(ctx, d.pool)
+	if err != nil {
+		return nil, err
+	}
+	protected := map[string]bool{}
+	for _, r := range []*Release{st.Current, st.Previous} {
+		if r != nil {
+			protected[r.Digest] = true
+		}
+	}
+	// Newest first, by when each image last became current.
+	lastUsed := map[string]time.Time{}
+	for _, h := range st.History {
+		lastUsed[h.To] = h.Finished
+	}
+	var images []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "sha256-") && strings.HasSuffix(n, ".qcow2") {
+			images = append(images, strings.TrimSuffix(strings.TrimPrefix(n, "sha256-"), ".qcow2"))
+		}
+	}
+	// An image under another domain's overlay in the same pool is that
+	// domain's to keep.
+	for _, n := range names {
+		if i := strings.LastIndex(n, "-root-"); i >= 0 && !strings.HasPrefix(n, d.Env.Domain+"-root-") {
+			short := strings.TrimSuffix(n[i+len("-root-"):], ".qcow2")
+			for _, digest := range images {
+				if strings.HasPrefix(digest, short) {
+					protected[digest] = true
+				}
+			}
+		}
+	}
+	sort.SliceStable(images, func(i, j int) bool { return lastUsed[images[i]].After(lastUsed[images[j]]) })
+	res := &GCResult{}
+	kept := 0
+	for _, digest := range images {
+		if protected[digest] || kept < keep {
+			kept++
+			res.Kept = append(res.Kept, "sha256-"+digest+".qcow2")
+			continue
+		}
+		for _, v := range []string{overlayName(d.Env.Domain, digest), "sha256-" + digest + ".qcow2"} {
+			if err := d.conn.DeleteVolume(ctx, d.pool, v); err != nil {
+				return res, err
+			}
+			res.Removed = append(res.Removed, v)
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,174 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ostal/ostal/internal/virt"
+)
+
+// PushResult says what a push did.
+type PushResult struct {
+	Volume  string  `json:"volume"`
+	Digest  string  `json:"digest"`
+	Already bool    `json:"already_there"`
+	Sent    int64   `json:"bytes_sent"`
+	Seconds float64 `json:"seconds"`
+}
+
+const (
+	// extentGap: holes smaller than this are sent as zeros rather than
+	// cost another stream.
+	extentGap = 4 << 20
+	// headerLen is the start of the image, sent last: until it is there
+	// the volume is no qcow2, so a half upload never looks complete.
+	headerLen = 64 << 10
+)
+
+// Push puts the image into the pool under its content name. It sends
+// only the file's data, header last, and reads everything back to check
+// it before sending the header. A volume of that name with a qcow2 header
+// is therefore complete; one without is an interrupted push, which the
+// next push starts over.
+func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
+	start := time.Now()
+	res := &PushResult{Volume: img.VolumeName(), Digest: img.Digest}
+	complete, exists, err := d.complete(ctx, res.Volume)
+	if err != nil {
+		return nil, err
+	}
+	if complete {
+		res.Already = true
+		d.say("image %s is already in pool %s: nothing to send", Short(img.Digest), d.Env.Pool)
+		return res, nil
+	}
+	if exists {
+		d.say("an earlier push of %s was interrupted: sending it again", Short(img.Digest))
+		if err := d.conn.DeleteVolume(ctx, d.pool, res.Volume); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.checkSpace(ctx, uint64(img.Size)); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(img.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	extents, err := virt.DataExtents(f, extentGap)
+	if err != nil {
+		return nil, err
+	}
+	body := withoutHeader(extents)
+	if _, err := d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: res.Volume,
+		Capacity: virt.Capacity{Unit: "B", Value: uint64(img.Size)}, Allocation: &virt.Capacity{Unit: "B"},
+		Target: virt.VolumeTarget{Format: virt.Format{Type: "raw"}}}); err != nil {
+		return nil, err
+	}
+	p := newProgress(d.opts.Out, "upload", dataBytes(body)+headerLen)
+	err = d.conn.UploadExtents(ctx, d.pool, res.Volume, f, body, p.add)
+	if err == nil {
+		err = d.verify(ctx, res.Volume, f, img)
+	}
+	if err == nil {
+		err = d.conn.UploadExtents(ctx, d.pool, res.Volume, f, []virt.Extent{{Offset: 0, Length: headerLen}}, p.add)
+	}
+	p.finish()
+	if err != nil {
+		return nil, fmt.Errorf("push %s to %s: %w; the volume is incomplete (no qcow2 header) and nothing uses it: run the push again to start over",
+			img.Path, d.Env.URI, err)
+	}
+	if ok, _, err := d.complete(ctx, res.Volume); err != nil || !ok {
+		return nil, fmt.Errorf("push %s: the header did not arrive (%v); run the push again", img.Path, err)
+	}
+	res.Sent = dataBytes(body) + headerLen
+	res.Seconds = time.Since(start).Seconds()
+	d.say("pushed %s as %s: %.1f MiB sent and checked in %.1f s", img.Path, res.Volume, float64(res.Sent)/(1<<20), res.Seconds)
+	return res, nil
+}
+
+// complete tells a finished image volume (it starts with the qcow2 magic)
+// from an interrupted one.
+func (d *Deployer) complete(ctx context.Context, volume string) (complete, exists bool, err error) {
+	var head bytes.Buffer
+	err = d.conn.DownloadRange(ctx, d.pool, volume, &head, 0, 4)
+	if virt.IsNotFound(err) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return head.String() == "QFI\xfb", true, nil
+}
+
+// verify reads the volume back (its header still zero) and compares it
+// with the file.
+func (d *Deployer) verify(ctx context.Context, volume string, f *os.File, img *Image) error {
+	want := sha256.New()
+	want.Write(make([]byte, headerLen))
+	if _, err := io.Copy(want, io.NewSectionReader(f, headerLen, img.Size-headerLen)); err != nil {
+		return fmt.Errorf("read %s: %w", img.Path, err)
+	}
+	got := sha256.New()
+	p := newProgress(d.opts.Out, "check ", img.Size)
+	err := d.conn.DownloadRange(ctx, d.pool, volume, writerFunc(func(b []byte) (int, error) {
+		p.add(int64(len(b)))
+		return got.Write(b)
+	}), 0, 0)
+	p.finish()
+	if err != nil {
+		return fmt.Errorf("read back %s to check it: %w", volume, err)
+	}
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		return fmt.Errorf("the uploaded image reads back as sha256 %s, not as sent: it was damaged on the way", Short(hex.EncodeToString(got.Sum(nil))))
+	}
+	return nil
+}
+
+// withoutHeader is the extents minus the header, which is sent last.
+func withoutHeader(extents []virt.Extent) []virt.Extent {
+	var out []virt.Extent
+	for _, e := range extents {
+		if end := e.Offset + e.Length; e.Offset < headerLen {
+			if end <= headerLen {
+				continue
+			}
+			e = virt.Extent{Offset: headerLen, Length: end - headerLen}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func dataBytes(extents []virt.Extent) int64 {
+	var n int64
+	for _, e := range extents {
+		n += e.Length
+	}
+	return n
+}
+
+// checkSpace refuses a push the pool cannot hold.
+func (d *Deployer) checkSpace(ctx context.Context, size uint64) error {
+	_, avail, err := d.conn.PoolSpace(ctx, d.pool)
+	if err != nil {
+		return err
+	}
+	need := size + 64<<20 // and room for the overlay's first writes
+	if avail < need {
+		return fmt.Errorf("pool %q on %s has %d MiB free, and this image needs %d MiB; nothing was sent. "+
+			"Free space with `ostal deploy gc %s --keep 2`, or grow the pool", d.Env.Pool, d.Env.URI, avail>>20, need>>20, d.Env.Name)
+	}
+	return nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }

@@ -1,0 +1,226 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/internal/virt"
+)
+
+// shutdownGrace is how long the guest gets to stop by itself (ACPI)
+// before it is cut off.
+const shutdownGrace = 2 * time.Minute
+
+func (d *Deployer) stopGuest(ctx context.Context) error {
+	running, err := d.conn.Running(ctx, d.Env.Domain)
+	if err != nil || !running {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+	defer cancel()
+	took, err := d.conn.Shutdown(sctx, d.Env.Domain)
+	if err == nil {
+		d.say("the guest stopped in %.1f s", took.Seconds())
+		return nil
+	}
+	d.say("the guest did not stop by itself (%v): cutting it off", err)
+	return d.conn.Destroy(ctx, d.Env.Domain)
+}
+
+// snapshot keeps every disk as it is now that the guest is stopped. Only
+// this newest snapshot is kept: older ones only grow the data volumes, and
+// libvirt deletes internal snapshots only while the guest is stopped.
+func (d *Deployer) snapshot(ctx context.Context, st *State) error {
+	names, err := d.conn.Snapshots(ctx, d.Env.Domain)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "ostal-") && n != st.Journal.Snapshot {
+			if err := d.conn.DeleteSnapshot(ctx, d.Env.Domain, n); err != nil {
+				d.say("warning: an old snapshot stays: %v", err)
+			}
+		}
+	}
+	def, err := d.conn.DefinedDomain(ctx, d.Env.Domain)
+	if err != nil {
+		return err
+	}
+	var devs []string
+	for _, disk := range def.Devices.Disks {
+		devs = append(devs, disk.Target.Dev)
+	}
+	j := st.Journal
+	if has, err := d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil || has {
+		return err
+	}
+	return d.conn.Snapshot(ctx, d.Env.Domain, j.Snapshot, fmt.Sprintf("ostal: the disks before swap %s to %s", j.ID, Short(j.To.Digest)), devs)
+}
+
+// define points the domain at a release's overlay with the environment's
+// data volumes, carrying the record along.
+func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
+	var dk disks
+	var err error
+	if dk.Overlay, err = d.conn.VolumePath(ctx, d.pool, rel.Overlay); err != nil {
+		return err
+	}
+	for _, dv := range d.Env.DataVolumes {
+		p, err := d.conn.VolumePath(ctx, d.pool, d.Env.VolumeName(dv))
+		if err != nil {
+			return err
+		}
+		dk.Data = append(dk.Data, p)
+	}
+	uuid := ""
+	if def, err := d.conn.DefinedDomain(ctx, d.Env.Domain); err == nil {
+		uuid = def.UUID
+	} else if !virt.IsNotFound(err) {
+		return err
+	}
+	signer, _, err := deployerKey(d.Env)
+	if err != nil {
+		return err
+	}
+	creds, err := guestCredentials(d.Env, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	x, err := st.xml()
+	if err != nil {
+		return err
+	}
+	return d.conn.Define(ctx, domainXML(d.Env, uuid, dk, creds, x))
+}
+
+// ensureOverlay makes the domain's writable layer on an image: a fresh
+// one for a new image (the root filesystem holds nothing to keep), the
+// old one when going back to an image.
+func (d *Deployer) ensureOverlay(ctx context.Context, rel Release, reuse bool) error {
+	if _, err := d.conn.VolumePath(ctx, d.pool, rel.Overlay); err == nil {
+		if reuse {
+			return nil
+		}
+		if err := d.conn.DeleteVolume(ctx, d.pool, rel.Overlay); err != nil {
+			return err
+		}
+	} else if !virt.IsNotFound(err) {
+		return err
+	}
+	base, err := d.conn.VolumePath(ctx, d.pool, rel.Volume)
+	if err != nil {
+		return fmt.Errorf("image %s is not in pool %q: %w; push it first (ostal deploy push %s)", Short(rel.Digest), d.Env.Pool, err, d.Env.Name)
+	}
+	_, err = d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: rel.Overlay, Capacity: virt.Capacity{Unit: "B", Value: rel.Size},
+		Target:       virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"},
+		BackingStore: &virt.BackingStore{Path: base, Format: virt.Format{Type: "qcow2"}}})
+	return err
+}
+
+// firstDeploy creates the domain: data volumes (or the ones an earlier
+// domain of that name left), the overlay, the definition.
+func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
+	d.say("first deployment of %s on %s", d.Env.Domain, d.Env.URI)
+	if err := d.checkDataVolumes(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.ensureOverlay(ctx, to, false); err != nil {
+		return nil, err
+	}
+	// The definition carries the journal from the start: a first
+	// deployment interrupted anywhere is finished like any swap.
+	now := time.Now().UTC()
+	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(), Step: StepDefine, Started: now, Stopped: now, To: to}}
+	if err := d.define(ctx, st, to); err != nil {
+		return nil, err
+	}
+	stopBeat := d.heartbeat(ctx, st)
+	defer stopBeat()
+	return d.resume(ctx, st, StepDefine)
+}
+
+// checkDataVolumes creates the data volumes that do not exist yet and
+// refuses any plan that would lose data: a volume left out of the
+// environment, one that would shrink, one the domain has elsewhere.
+func (d *Deployer) checkDataVolumes(ctx context.Context) error {
+	want := map[string]bool{}
+	var problems []string
+	for i, dv := range d.Env.DataVolumes {
+		want[dv.Name] = true
+		name := d.Env.VolumeName(dv)
+		capacity, _, err := d.conn.VolumeSize(ctx, d.pool, name)
+		if virt.IsNotFound(err) {
+			if _, err := d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
+				Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
+				return err
+			}
+			d.say("created data volume %s (%s)", name, dv.Size)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case capacity > dv.SizeBytes():
+			problems = append(problems, fmt.Sprintf("data_volumes[%d].size: %q is smaller than volume %s (%d MiB): ostal never shrinks a data volume; set it back to at least %dMiB",
+				i, dv.Size, name, capacity>>20, capacity>>20))
+		case capacity < dv.SizeBytes():
+			problems = append(problems, fmt.Sprintf("data_volumes[%d].size: %q is larger than volume %s (%d MiB): ostal does not grow data volumes; "+
+				"grow it yourself while the guest is stopped (virsh vol-resize, then resize2fs in the guest), or set the size back to %dMiB",
+				i, dv.Size, name, capacity>>20, capacity>>20))
+		}
+	}
+	def, err := d.conn.DefinedDomain(ctx, d.Env.Domain)
+	if err != nil && !virt.IsNotFound(err) {
+		return err
+	}
+	if def != nil {
+		for _, disk := range def.Devices.Disks {
+			if disk.Target.Dev != "vda" && disk.Serial != "" && !want[disk.Serial] {
+				problems = append(problems, fmt.Sprintf("data_volumes: domain %s has data volume %q (%s) that the environment leaves out; "+
+					"ostal never detaches or deletes data: add it back to data_volumes", d.Env.Domain, disk.Serial, disk.Source.File))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: nothing was changed:\n  %s", d.Env.Path, strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// waitWindow holds a swap until the maintenance window, or refuses it.
+func (d *Deployer) waitWindow(ctx context.Context, mode Mode) error {
+	if mode == Now || d.Env.Maintenance.Window == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(d.Env.Maintenance.Timezone)
+	if err != nil {
+		return fmt.Errorf("%s: maintenance.timezone: %w", d.Env.Path, err)
+	}
+	w, err := ParseWindow(d.Env.Maintenance.Window, loc)
+	if err != nil {
+		return fmt.Errorf("%s: maintenance.window: %w", d.Env.Path, err)
+	}
+	now := time.Now()
+	if w.Contains(now) {
+		return nil
+	}
+	start, _ := w.Next(now)
+	if mode == InWindowOnly {
+		return fmt.Errorf("it is outside the maintenance window (%s, %s), which opens in %s at %s; "+
+			"pass --in-window to wait for it, or --now to swap at once", w, loc, time.Until(start).Round(time.Minute), start.In(loc).Format("Mon 2006-01-02 15:04"))
+	}
+	d.say("waiting %s for the maintenance window (%s, %s)", time.Until(start).Round(time.Minute), w, loc)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(start)):
+		return nil
+	}
+}

@@ -1,0 +1,181 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// The steps of a swap, in order. The journal names the step begun last,
+// which is all the next run needs to finish or undo it.
+const (
+	StepLock     = "lock"
+	StepOverlay  = "overlay"
+	StepStop     = "stop"
+	StepSnapshot = "snapshot"
+	StepDefine   = "define"
+	StepStart    = "start"
+	StepHealth   = "health"
+	StepCommit   = "commit"
+	StepRollback = "rollback"
+)
+
+// Steps lists them, for the tests that stop after each.
+var Steps = []string{StepLock, StepOverlay, StepStop, StepSnapshot, StepDefine, StepStart, StepHealth, StepRollback}
+
+// Mode says when a swap may take the cooperative's tools down.
+type Mode int
+
+const (
+	// InWindowOnly swaps inside the maintenance window, else refuses.
+	InWindowOnly Mode = iota
+	// WaitForWindow waits for the window to open.
+	WaitForWindow
+	// Now swaps at once.
+	Now
+)
+
+// Swap makes img the domain's OS: pushed first (so the window is spent on
+// the swap alone), then the guest is stopped, its disks snapshotted, the
+// domain pointed at the new image with the same data volumes, started and
+// checked; if it is not healthy in time, everything goes back as it was.
+func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, error) {
+	if _, err := d.Push(ctx, img); err != nil {
+		return nil, err
+	}
+	if err := d.waitWindow(ctx, mode); err != nil {
+		return nil, err
+	}
+	st, exists, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	to := img.Release(d.Env.Domain)
+	if !exists {
+		return d.firstDeploy(ctx, to)
+	}
+	if err := d.Recover(ctx, st); err != nil {
+		return nil, err
+	}
+	if st.Current != nil && st.Current.Digest == to.Digest {
+		if running, err := d.conn.Running(ctx, d.Env.Domain); err != nil || running {
+			d.say("%s already runs image %s (%s): nothing to swap", d.Env.Domain, Short(to.Digest), to.Name)
+			return nil, err
+		}
+	}
+	return d.swapTo(ctx, st, to, false)
+}
+
+func (d *Deployer) swapTo(ctx context.Context, st *State, to Release, reuseOverlay bool) (*Swap, error) {
+	if err := d.checkDataVolumes(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.lock(ctx, st, to, reuseOverlay); err != nil {
+		return nil, err
+	}
+	stopBeat := d.heartbeat(ctx, st)
+	defer stopBeat()
+	d.stopHook(StepLock)
+	j := st.Journal
+	d.say("swapping %s from %s to %s (swap %s)", d.Env.Domain, describe(j.From), describe(&to), j.ID)
+	return d.resume(ctx, st, StepOverlay)
+}
+
+// resume runs a locked swap from step on. Every step can be run again,
+// so a swap interrupted anywhere is finished by running it from the
+// step its journal names.
+func (d *Deployer) resume(ctx context.Context, st *State, from string) (*Swap, error) {
+	j := st.Journal
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{StepOverlay, func() error { return d.ensureOverlay(ctx, j.To, j.Reuse) }},
+		{StepStop, func() error { return d.stopGuest(ctx) }},
+		{StepSnapshot, func() error { return d.snapshot(ctx, st) }},
+		{StepDefine, func() error { return d.define(ctx, st, j.To) }},
+		{StepStart, func() error { return d.start(ctx) }},
+		{StepHealth, func() error { return d.waitHealthy(ctx, st, j.To) }},
+	}
+	started := false
+	for _, s := range steps {
+		if started = started || s.name == from; !started {
+			continue
+		}
+		if err := d.begin(ctx, st, s.name); err != nil {
+			return d.giveUp(ctx, st, err)
+		}
+		if err := s.do(); err != nil {
+			return d.giveUp(ctx, st, fmt.Errorf("step %s: %w", s.name, err))
+		}
+		d.stopHook(s.name)
+	}
+	return d.commit(ctx, st)
+}
+
+// giveUp ends a swap that failed: undone if the guest was not stopped
+// yet, rolled back otherwise.
+func (d *Deployer) giveUp(ctx context.Context, st *State, err error) (*Swap, error) {
+	if st.Journal.Stopped.IsZero() {
+		return nil, d.undo(ctx, st, err)
+	}
+	return d.rollback(ctx, st, err)
+}
+
+// start boots the domain unless it already runs.
+func (d *Deployer) start(ctx context.Context) error {
+	running, err := d.conn.Running(ctx, d.Env.Domain)
+	if err != nil || running {
+		return err
+	}
+	return d.conn.Start(ctx, d.Env.Domain)
+}
+
+// begin records that a step starts, before it does anything.
+func (d *Deployer) begin(ctx context.Context, st *State, step string) error {
+	return d.record(ctx, st, func(s *State) {
+		s.Journal.Step = step
+		if step == StepStop && s.Journal.Stopped.IsZero() {
+			s.Journal.Stopped = time.Now().UTC()
+		}
+		if step == StepSnapshot && s.Journal.Snapshot == "" {
+			s.Journal.Snapshot = "ostal-" + s.Journal.ID
+		}
+	})
+}
+
+// lock takes the domain for this swap, or says who holds it.
+func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) error {
+	if st.Lock != nil && d.alive(st.Lock) {
+		return &LockedError{Lock: st.Lock}
+	}
+	j := &Journal{ID: newSwapID(), Step: StepLock, Started: time.Now().UTC(), From: st.Current, To: to, Reuse: reuse}
+	if err := d.record(ctx, st, func(s *State) { s.Lock, s.Journal = d.newLock(), j }); err != nil {
+		return err
+	}
+	// Two operators who read an unlocked domain at once both wrote; the
+	// one whose lock is still there goes on.
+	again, _, err := d.load(ctx)
+	if err != nil {
+		return err
+	}
+	if l := again.Lock; l == nil || l.Host != d.host || l.PID != d.pid {
+		return &LockedError{Lock: l}
+	}
+	return nil
+}
+
+func describe(r *Release) string {
+	if r == nil {
+		return "nothing"
+	}
+	return fmt.Sprintf("%s (%s)", Short(r.Digest), r.Name)
+}
+
+func newSwapID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
