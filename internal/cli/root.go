@@ -42,6 +42,7 @@ func commands() []command {
 		{"lock", "pin every package of an image to an exact version and checksum", runLock},
 		{"build", "build a bootable, compressed qcow2 from a locked spec", runBuild},
 		{"test", "boot an image under libvirt and run named checks against it", runTest},
+		{"deploy", "push, swap, roll back and inspect images on a libvirt host", runDeploy},
 		{"version", "print the version of ostal", runVersion},
 	}
 }
