@@ -107,6 +107,9 @@ func staticNetwork(n Network) string {
 	}
 	var b strings.Builder
 	b.WriteString("[Match]\nType=ether\nKind=!*\n\n[Network]\n")
+	if n.Address == "" {
+		b.WriteString("DHCP=ipv4\n") // only IPv6 is static
+	}
 	for _, kv := range [][2]string{{"Address", n.Address}, {"Gateway", n.Gateway}, {"Address", n.Address6}, {"Gateway", n.Gateway6}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])

@@ -61,6 +61,9 @@ func OpenImage(path string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image %s: %w", path, err)
 	}
+	if n < headerLen {
+		return nil, fmt.Errorf("%s is %d bytes, too small to be a bootable qcow2 image; rebuild it with `make image`", path, n)
+	}
 	img := &Image{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), Size: n, VirtualSize: vsize}
 	img.Manifest, err = builders.ReadManifest(path)
 	if errors.Is(err, fs.ErrNotExist) {

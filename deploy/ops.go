@@ -161,3 +161,27 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 	}
 	return res, nil
 }
+
+// Restart stops the guest (ACPI, then cut off) and starts it on the same
+// image, and returns how long it was without service until healthy: a
+// plain reboot, the yardstick of a swap's downtime.
+func (d *Deployer) Restart(ctx context.Context) (time.Duration, error) {
+	st, exists, err := d.load(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !exists || st.Current == nil {
+		return 0, fmt.Errorf("%s is not deployed yet", d.Env.Domain)
+	}
+	start := time.Now()
+	if err := d.stopGuest(ctx); err != nil {
+		return 0, err
+	}
+	if err := d.start(ctx); err != nil {
+		return 0, err
+	}
+	if err := d.waitHealthy(ctx, st, *st.Current); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

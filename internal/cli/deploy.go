@@ -72,6 +72,11 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 func connectEnv(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, min, max int) (*deploy.Deployer, []string, error) {
 	if len(args) < min || len(args) > max {
 		fs.Usage()
+		if len(args) < min {
+			fmt.Fprintf(env.Stderr, "ostal %s: name the environment (a name in deploy/environments/ or a file)\n", fs.Name())
+		} else {
+			fmt.Fprintf(env.Stderr, "ostal %s: too many arguments: %s\n", fs.Name(), strings.Join(args[max:], " "))
+		}
 		return nil, nil, errUsage
 	}
 	e, err := deploy.LoadEnvironment(args[0])

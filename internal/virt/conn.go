@@ -57,7 +57,7 @@ func DialWith(ctx context.Context, uri string, wrap func(net.Conn) net.Conn) (*C
 	}
 	l := libvirt.NewWithDialer(dialer)
 	c := &Conn{URI: uri, l: l}
-	err = c.call(ctx, "connect to "+uri, func() error { return l.ConnectToURI(libvirt.RemoteURI(u)) })
+	err = c.call(ctx, "connect", func() error { return l.ConnectToURI(libvirt.RemoteURI(u)) })
 	if err != nil {
 		return nil, &ConnectError{URI: uri, Err: err}
 	}

@@ -109,7 +109,8 @@ func (c *Conn) Destroy(ctx context.Context, name string) error {
 	})
 }
 
-// Undefine stops and removes a domain with its UEFI variables; a missing
+// Undefine stops and removes a domain with its UEFI variables and its
+// snapshots' records (not their data, kept in the disks); a missing
 // one is no error.
 func (c *Conn) Undefine(ctx context.Context, name string) error {
 	if err := c.Destroy(ctx, name); err != nil {
@@ -120,7 +121,7 @@ func (c *Conn) Undefine(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		return c.l.DomainUndefineFlags(d, libvirt.DomainUndefineNvram|libvirt.DomainUndefineManagedSave)
+		return c.l.DomainUndefineFlags(d, libvirt.DomainUndefineNvram|libvirt.DomainUndefineManagedSave|libvirt.DomainUndefineSnapshotsMetadata)
 	})
 	if IsNotFound(err) {
 		return nil

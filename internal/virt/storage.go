@@ -165,3 +165,19 @@ func (c *Conn) Volumes(ctx context.Context, pool libvirt.StoragePool) ([]string,
 	})
 	return names, err
 }
+
+// RemovePool stops and forgets a pool; the files in it stay.
+func (c *Conn) RemovePool(ctx context.Context, name string) error {
+	err := c.call(ctx, fmt.Sprintf("remove pool %q", name), func() error {
+		pool, err := c.l.StoragePoolLookupByName(name)
+		if err != nil {
+			return err
+		}
+		c.l.StoragePoolDestroy(pool) // a stopped pool is fine
+		return c.l.StoragePoolUndefine(pool)
+	})
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
