@@ -75,6 +75,11 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 			if err := d.conn.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
 				return nil, fmt.Errorf("roll back the data: %w", err)
 			}
+			// Reverting also put back the definition of snapshot time, with
+			// the journal of then: the record must say "rolling back" again.
+			if err := d.record(ctx, st, nil); err != nil {
+				return nil, err
+			}
 			d.say("the data volumes are back as they were when the guest stopped")
 		}
 	}

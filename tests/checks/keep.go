@@ -315,9 +315,13 @@ func WaitHealthy(ctx context.Context, m Machine) error {
 	}
 	var out string
 	for {
-		var err error
-		if out, err = m.Run(ctx, "/usr/lib/ostal/health"); err == nil {
+		got, err := m.Run(ctx, "/usr/lib/ostal/health")
+		if err == nil {
 			return nil
+		}
+		// The last report says why; a run cut short by the deadline has none.
+		if strings.TrimSpace(got) != "" {
+			out = got
 		}
 		select {
 		case <-ctx.Done():
