@@ -30,7 +30,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) erro
 	if err != nil {
 		return err
 	}
-	defer g.drop()
+	defer g.session.Close()
 	d.say("waiting up to %s for %s to be healthy", timeout, d.Env.Domain)
 	var lastErr error
 	for {
@@ -105,6 +105,7 @@ func (d *Deployer) newGuest(st *State, rel Release) (*guest, error) {
 		g.roots = x509.NewCertPool()
 		g.roots.AppendCertsFromPEM(b)
 	}
+	g.session.Dial = g.login
 	known := st.GuestKey
 	// Only the ssh service keeps host keys on the data volume; an image
 	// without it makes new ones at every boot, and has nothing to pin.

@@ -31,9 +31,9 @@ type guest struct {
 	// learntKey is the host key seen on a first deployment, to pin.
 	learntKey string
 
-	mu     sync.Mutex
-	client *ssh.Client
-	notes  []string
+	session checks.Session
+	mu      sync.Mutex
+	notes   []string
 }
 
 var _ checks.Machine = (*guest)(nil)
@@ -76,7 +76,7 @@ func (g *guest) DialUDP(ctx context.Context, port int) (net.Conn, error) {
 }
 
 func (g *guest) DialGuest(ctx context.Context, addr string) (net.Conn, error) {
-	c, err := g.sshClient(ctx)
+	c, err := g.session.Client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,23 +84,11 @@ func (g *guest) DialGuest(ctx context.Context, addr string) (net.Conn, error) {
 }
 
 func (g *guest) Run(ctx context.Context, command string) (string, error) {
-	c, err := g.sshClient(ctx)
-	if err != nil {
-		return "", err
-	}
-	out, err := checks.RunSSH(ctx, c, command)
-	if err != nil && ctx.Err() == nil {
-		g.drop()
-	}
-	return out, err
+	return g.session.Run(ctx, command)
 }
 
-func (g *guest) sshClient(ctx context.Context) (*ssh.Client, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.client != nil {
-		return g.client, nil
-	}
+// login opens the admin session, the guest's host key checked by hostKey.
+func (g *guest) login(ctx context.Context) (*ssh.Client, error) {
 	addr, err := g.Addr(22)
 	if err != nil {
 		return nil, err
@@ -119,17 +107,7 @@ func (g *guest) sshClient(ctx context.Context) (*ssh.Client, error) {
 		return nil, fmt.Errorf("log in to the guest at %s as root with %s: %w", addr, g.env.Health.SSHKey, err)
 	}
 	conn.SetDeadline(time.Time{})
-	g.client = ssh.NewClient(cc, chans, reqs)
-	return g.client, nil
-}
-
-func (g *guest) drop() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.client != nil {
-		g.client.Close()
-		g.client = nil
-	}
+	return ssh.NewClient(cc, chans, reqs), nil
 }
 
 func (g *guest) Reboot(context.Context) error { return errDisruptive }

@@ -68,7 +68,7 @@ func (d *Deployer) Status(ctx context.Context) (*Status, error) {
 		s.Health = err.Error()
 		return s, nil
 	}
-	defer g.drop()
+	defer g.session.Close()
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := g.Run(hctx, "if [ -x /usr/lib/ostal/health ]; then /usr/lib/ostal/health; else echo ok; fi")

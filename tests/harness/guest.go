@@ -36,10 +36,10 @@ type Guest struct {
 	progress     func(format string, args ...any)
 
 	started time.Time
+	session checks.Session
 
-	mu     sync.Mutex
-	client *ssh.Client
-	notes  []string
+	mu    sync.Mutex
+	notes []string
 }
 
 var _ checks.Machine = (*Guest)(nil)
@@ -106,42 +106,21 @@ func (g *Guest) takeNotes() []string {
 // Run runs a command as root over SSH, logging in again if the guest
 // rebooted since the last command.
 func (g *Guest) Run(ctx context.Context, command string) (string, error) {
-	c, err := g.sshClient(ctx)
-	if err != nil {
-		return "", err
-	}
-	out, err := checks.RunSSH(ctx, c, command)
-	if err != nil && strings.Contains(err.Error(), "EOF") {
-		g.dropClient()
-	}
-	return out, err
+	return g.session.Run(ctx, command)
 }
 
 func (g *Guest) sshClient(ctx context.Context) (*ssh.Client, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.client != nil {
-		return g.client, nil
-	}
+	return g.session.Client(ctx)
+}
+
+func (g *Guest) dropClient() { g.session.Close() }
+
+func (g *Guest) login(ctx context.Context) (*ssh.Client, error) {
 	addr, err := g.Addr(22)
 	if err != nil {
 		return nil, err
 	}
-	c, err := checks.Client(ctx, addr, "root", ssh.PublicKeys(g.key))
-	if err != nil {
-		return nil, err
-	}
-	g.client = c
-	return c, nil
-}
-
-func (g *Guest) dropClient() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.client != nil {
-		g.client.Close()
-		g.client = nil
-	}
+	return checks.Client(ctx, addr, "root", ssh.PublicKeys(g.key))
 }
 
 // define (re)defines the domain. Done as rarely as possible: some

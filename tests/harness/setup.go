@@ -111,6 +111,7 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		},
 		domain: manifest.Domain,
 	}
+	r.guest.session.Dial = r.guest.login
 	r.services = manifest.Services
 	if len(manifest.Services) > 0 {
 		if r.guest.wire, err = newProbeWire(); err != nil {
