@@ -67,15 +67,33 @@ func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// connectEnv loads the environment named by the first argument and
-// connects to its libvirt.
-func connectEnv(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, min, max int) (*deploy.Deployer, []string, error) {
-	if len(args) < min || len(args) > max {
-		fs.Usage()
-		if len(args) < min {
-			fmt.Fprintf(env.Stderr, "ostal %s: name the environment (a name in deploy/environments/ or a file)\n", fs.Name())
+// deployCmd is what every deploy subcommand shares: flags anywhere
+// among the arguments, --json, the environment and its connection.
+type deployCmd struct {
+	env      *Env
+	fs       *flag.FlagSet
+	asJSON   *bool
+	min, max int // how many arguments, ENV included
+}
+
+func newDeployCmd(env *Env, name, args, summary string, min, max int, examples ...string) *deployCmd {
+	fs := newFlags(env, "deploy "+name, args, summary, examples...)
+	return &deployCmd{env: env, fs: fs, asJSON: fs.Bool("json", false, "print the result as JSON"), min: min, max: max}
+}
+
+// connect parses the arguments, loads the environment named first and
+// connects to its libvirt; it returns the other arguments.
+func (c *deployCmd) connect(ctx context.Context, args []string) (*deploy.Deployer, []string, error) {
+	args, err := parseAll(c.fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(args) < c.min || len(args) > c.max {
+		c.fs.Usage()
+		if len(args) < c.min {
+			fmt.Fprintf(c.env.Stderr, "ostal %s: name the environment (a name in deploy/environments/ or a file)\n", c.fs.Name())
 		} else {
-			fmt.Fprintf(env.Stderr, "ostal %s: too many arguments: %s\n", fs.Name(), strings.Join(args[max:], " "))
+			fmt.Fprintf(c.env.Stderr, "ostal %s: too many arguments: %s\n", c.fs.Name(), strings.Join(args[c.max:], " "))
 		}
 		return nil, nil, errUsage
 	}
@@ -83,11 +101,20 @@ func connectEnv(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := deploy.Connect(ctx, e, deploy.Options{Out: env.Stderr, StopAfter: env.Settings.GetString("test_stop_after")})
+	d, err := deploy.Connect(ctx, e, deploy.Options{Out: c.env.Stderr, StopAfter: c.env.Settings.GetString("test_stop_after")})
 	if err != nil {
 		return nil, nil, err
 	}
 	return d, args[1:], nil
+}
+
+// print writes v as JSON with --json, else as text.
+func (c *deployCmd) print(v any, text func(w io.Writer)) error {
+	if *c.asJSON {
+		return printJSON(c.env.Stdout, v)
+	}
+	text(c.env.Stdout)
+	return nil
 }
 
 func printJSON(w io.Writer, v any) error {

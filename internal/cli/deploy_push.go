@@ -3,21 +3,18 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 )
 
 func runDeployPush(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "deploy push", "ENV [image.qcow2]",
+	c := newDeployCmd(env, "push", "ENV [image.qcow2]",
 		"Upload an image into the environment's storage pool as a volume named by its sha256. Only the file's data\n"+
-			"is sent, with progress; what arrived is read back and checked before the volume gets its name. The pool's\n"+
-			"free space is checked first. An image already there is not sent again; an interrupted push starts over.",
-		"ostal deploy push tetaneutral                        # build/utzqanil.qcow2",
+			"is sent, with progress, the qcow2 header last; what arrived is read back and checked before the header is\n"+
+			"sent. The pool's free space is checked first. An image already there is not sent again; an interrupted\n"+
+			"push starts over.",
+		1, 2, "ostal deploy push tetaneutral                        # build/utzqanil.qcow2",
 		"ostal deploy push tetaneutral build/utzqanil.qcow2 --json")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	args, err := parseAll(fs, args)
-	if err != nil {
-		return err
-	}
-	d, rest, err := connectEnv(ctx, env, fs, args, 1, 2)
+	d, rest, err := c.connect(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -30,13 +27,11 @@ func runDeployPush(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env.Stdout, res)
-	}
-	if res.Already {
-		fmt.Fprintf(env.Stdout, "%s is already in pool %s: nothing sent\n", res.Volume, d.Env.Pool)
-		return nil
-	}
-	fmt.Fprintf(env.Stdout, "pushed %s: %.1f MiB sent in %.1f s\n", res.Volume, float64(res.Sent)/(1<<20), res.Seconds)
-	return nil
+	return c.print(res, func(w io.Writer) {
+		if res.Already {
+			fmt.Fprintf(w, "%s is already in pool %s: nothing sent\n", res.Volume, d.Env.Pool)
+			return
+		}
+		fmt.Fprintf(w, "pushed %s: %.1f MiB sent in %.1f s\n", res.Volume, float64(res.Sent)/(1<<20), res.Seconds)
+	})
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -10,16 +11,11 @@ import (
 )
 
 func runDeployStatus(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "deploy status", "ENV",
+	c := newDeployCmd(env, "status", "ENV",
 		"Show the image the domain runs (digest, name, ostal commit), since when, the previous image, a swap in\n"+
-			"progress if any, and the guest's own health report. Changes nothing.",
-		"ostal deploy status tetaneutral", "ostal deploy status local --json")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	args, err := parseAll(fs, args)
-	if err != nil {
-		return err
-	}
-	d, _, err := connectEnv(ctx, env, fs, args, 1, 1)
+			"progress if any, and the guest's own health report. Changes nothing; exits 1 if the guest is not healthy.",
+		1, 1, "ostal deploy status tetaneutral", "ostal deploy status local --json")
+	d, _, err := c.connect(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -28,14 +24,20 @@ func runDeployStatus(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return printJSON(env.Stdout, s)
+	if err := c.print(s, func(w io.Writer) { printStatus(w, s) }); err != nil {
+		return err
 	}
-	w := env.Stdout
+	if s.Deployed && !s.Healthy {
+		return fmt.Errorf("%s is not healthy", s.Domain)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, s *deploy.Status) {
 	fmt.Fprintf(w, "%s on %s (%s)\n", s.Domain, s.URI, s.Environment)
 	if !s.Deployed {
 		fmt.Fprintln(w, "  not deployed yet: `ostal deploy swap` creates it")
-		return nil
+		return
 	}
 	for _, r := range []struct {
 		label string
@@ -47,25 +49,16 @@ func runDeployStatus(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	if s.Swapping != nil {
-		fmt.Fprintf(w, "  swap %s in progress at step %s (the next `ostal deploy swap` or `rollback` finishes or undoes it)\n", s.Swapping.ID, s.Swapping.Step)
+		fmt.Fprintf(w, "  swap %s in progress at step %s (the next `ostal deploy swap`, `rollback` or `gc` finishes it)\n", s.Swapping.ID, s.Swapping.Step)
 	}
 	fmt.Fprintf(w, "  guest     running=%v healthy=%v\n  health    %s\n", s.Running, s.Healthy, s.Health)
-	if !s.Healthy {
-		return fmt.Errorf("%s is not healthy", s.Domain)
-	}
-	return nil
 }
 
 func runDeployHistory(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "deploy history", "ENV",
+	c := newDeployCmd(env, "history", "ENV",
 		"List every swap recorded in the domain's metadata: who, when, from, to, result and downtime.",
-		"ostal deploy history tetaneutral", "ostal deploy history tetaneutral --json")
-	asJSON := fs.Bool("json", false, "print the history as JSON")
-	args, err := parseAll(fs, args)
-	if err != nil {
-		return err
-	}
-	d, _, err := connectEnv(ctx, env, fs, args, 1, 1)
+		1, 1, "ostal deploy history tetaneutral", "ostal deploy history tetaneutral --json")
+	d, _, err := c.connect(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -74,17 +67,16 @@ func runDeployHistory(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		if h == nil {
-			h = []deploy.Swap{}
+	if h == nil {
+		h = []deploy.Swap{}
+	}
+	return c.print(h, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "WHEN\tWHO\tFROM\tTO\tRESULT\tDOWNTIME\tDETAIL")
+		for _, s := range h {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Started.Local().Format("2006-01-02 15:04"), s.Who,
+				orNothing(deploy.Short(s.From)), deploy.Short(s.To), s.Result, (time.Duration(s.Downtime) * time.Second).String(), s.Detail)
 		}
-		return printJSON(env.Stdout, h)
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHEN\tWHO\tFROM\tTO\tRESULT\tDOWNTIME\tDETAIL")
-	for _, s := range h {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Started.Local().Format("2006-01-02 15:04"), s.Who,
-			orNothing(deploy.Short(s.From)), deploy.Short(s.To), s.Result, (time.Duration(s.Downtime) * time.Second).String(), s.Detail)
-	}
-	return tw.Flush()
+		tw.Flush()
+	})
 }

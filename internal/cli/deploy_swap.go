@@ -5,25 +5,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/ostal/ostal/deploy"
 )
 
 func runDeploySwap(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "deploy swap", "ENV [image.qcow2] [--now | --in-window]",
+	c := newDeployCmd(env, "swap", "ENV [image.qcow2] [--now | --in-window]",
 		"Make an image the domain's OS, keeping its data volumes: push it if needed, stop the guest, snapshot its\n"+
 			"disks, point it at the new image, start it and wait for every health check. If it is not healthy in time,\n"+
 			"the previous image and the data as they were come back by themselves. The first swap creates the domain\n"+
 			"and its data volumes. Outside the maintenance window a swap is refused unless --now or --in-window.",
-		"ostal deploy swap tetaneutral --in-window            # wait for the window, then swap",
+		1, 2, "ostal deploy swap tetaneutral --in-window            # wait for the window, then swap",
 		"ostal deploy swap tetaneutral build/utzqanil.qcow2 --now --json")
-	mode := modeFlags(fs)
-	asJSON := fs.Bool("json", false, "print the swap's history line as JSON")
-	args, err := parseAll(fs, args)
-	if err != nil {
-		return err
-	}
-	d, rest, err := connectEnv(ctx, env, fs, args, 1, 2)
+	mode := modeFlags(c.fs)
+	d, rest, err := c.connect(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -33,26 +29,21 @@ func runDeploySwap(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	sw, err := d.Swap(ctx, img, mode())
-	return reportSwap(env, sw, err, *asJSON)
+	return reportSwap(c, sw, err)
 }
 
 func runDeployRollback(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "deploy rollback", "ENV [--now | --in-window]",
+	c := newDeployCmd(env, "rollback", "ENV [--now | --in-window]",
 		"Swap back to the previous image, keeping today's data, with the same checks and automatic undo as a swap.",
-		"ostal deploy rollback tetaneutral --now")
-	mode := modeFlags(fs)
-	asJSON := fs.Bool("json", false, "print the swap's history line as JSON")
-	args, err := parseAll(fs, args)
-	if err != nil {
-		return err
-	}
-	d, _, err := connectEnv(ctx, env, fs, args, 1, 1)
+		1, 1, "ostal deploy rollback tetaneutral --now")
+	mode := modeFlags(c.fs)
+	d, _, err := c.connect(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	sw, err := d.Rollback(ctx, mode())
-	return reportSwap(env, sw, err, *asJSON)
+	return reportSwap(c, sw, err)
 }
 
 func modeFlags(fs *flag.FlagSet) func() deploy.Mode {
@@ -71,19 +62,18 @@ func modeFlags(fs *flag.FlagSet) func() deploy.Mode {
 
 // reportSwap prints what a swap did; a rollback is a failure (exit 1)
 // that still prints its line.
-func reportSwap(env *Env, sw *deploy.Swap, err error, asJSON bool) error {
+func reportSwap(c *deployCmd, sw *deploy.Swap, err error) error {
 	var rb *deploy.RolledBackError
 	if err != nil && !errors.As(err, &rb) {
 		return err
 	}
 	if sw != nil {
-		if asJSON {
-			if jerr := printJSON(env.Stdout, sw); jerr != nil {
-				return jerr
-			}
-		} else {
-			fmt.Fprintf(env.Stdout, "swap %s: %s, from %s to %s, %.0f s without service\n",
+		perr := c.print(sw, func(w io.Writer) {
+			fmt.Fprintf(w, "swap %s: %s, from %s to %s, %.0f s without service\n",
 				sw.ID, sw.Result, orNothing(deploy.Short(sw.From)), deploy.Short(sw.To), sw.Downtime)
+		})
+		if perr != nil {
+			return perr
 		}
 	}
 	return err
