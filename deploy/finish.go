@@ -138,7 +138,11 @@ func (d *Deployer) failFirst(ctx context.Context, st *State, reason error) (*Swa
 }
 
 func (d *Deployer) historyLine(j *Journal, result, detail string) Swap {
-	sw := Swap{ID: j.ID, Who: d.who, Started: j.Started, Finished: time.Now().UTC(), To: j.To.Digest, Result: result, Detail: detail}
+	who := j.Who
+	if who == "" {
+		who = d.who
+	}
+	sw := Swap{ID: j.ID, Who: who, Started: j.Started, Finished: time.Now().UTC(), To: j.To.Digest, Result: result, Detail: detail}
 	if j.From != nil {
 		sw.From = j.From.Digest
 	}

@@ -61,6 +61,7 @@ type Lock struct {
 // Journal is a swap in progress: Step is the last step begun.
 type Journal struct {
 	ID       string    `xml:"id,attr" json:"id"`
+	Who      string    `xml:"who,attr" json:"who"` // who asked for the swap`
 	Step     string    `xml:"step,attr" json:"step"`
 	Started  time.Time `xml:"started,attr" json:"started"`
 	Stopped  time.Time `xml:"stopped,attr,omitempty" json:"stopped,omitempty"` // when the guest went down

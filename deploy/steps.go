@@ -136,7 +136,7 @@ func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
 	// The definition carries the journal from the start: a first
 	// deployment interrupted anywhere is finished like any swap.
 	now := time.Now().UTC()
-	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(), Step: StepDefine, Started: now, Stopped: now, To: to}}
+	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(), Who: d.who, Step: StepDefine, Started: now, Stopped: now, To: to}}
 	if err := d.define(ctx, st, to); err != nil {
 		return nil, err
 	}
@@ -182,9 +182,9 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 	}
 	if def != nil {
 		for _, disk := range def.Devices.Disks {
-			if disk.Target.Dev != "vda" && disk.Serial != "" && !want[disk.Serial] {
-				problems = append(problems, fmt.Sprintf("data_volumes: domain %s has data volume %q (%s) that the environment leaves out; "+
-					"ostal never detaches or deletes data: add it back to data_volumes", d.Env.Domain, disk.Serial, disk.Source.File))
+			if disk.Target.Dev != "vda" && disk.Device == "disk" && !want[disk.Serial] {
+				problems = append(problems, fmt.Sprintf("data_volumes: domain %s has a data disk %s (serial %q, %s) that the environment leaves out; "+
+					"ostal never detaches or deletes data: add it back to data_volumes", d.Env.Domain, disk.Target.Dev, disk.Serial, disk.Source.File))
 			}
 		}
 	}

@@ -56,6 +56,11 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	if !exists {
 		return d.firstDeploy(ctx, to)
 	}
+	if st.Current == nil && st.Journal == nil && len(st.History) == 0 {
+		return nil, fmt.Errorf("%s: domain: %s already exists on %s but ostal did not deploy it (it has no ostal record); "+
+			"ostal will not redefine it and risk its disks: choose another domain name, or remove that domain yourself "+
+			"(virsh undefine %s; its volumes stay)", d.Env.Path, d.Env.Domain, d.Env.URI, d.Env.Domain)
+	}
 	if err := d.Recover(ctx, st); err != nil {
 		return nil, err
 	}
@@ -151,7 +156,7 @@ func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) 
 	if st.Lock != nil && d.alive(st.Lock) {
 		return &LockedError{Lock: st.Lock}
 	}
-	j := &Journal{ID: newSwapID(), Step: StepLock, Started: time.Now().UTC(), From: st.Current, To: to, Reuse: reuse}
+	j := &Journal{ID: newSwapID(), Who: d.who, Step: StepLock, Started: time.Now().UTC(), From: st.Current, To: to, Reuse: reuse}
 	if err := d.record(ctx, st, func(s *State) { s.Lock, s.Journal = d.newLock(), j }); err != nil {
 		return err
 	}
