@@ -1,0 +1,61 @@
+package deploy_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ostal/ostal/deploy"
+	"github.com/ostal/ostal/tests/testutil"
+)
+
+// Through qemu+ssh:// to an sshd on loopback: a first deployment, then a
+// swap that is stopped right after each of its steps in turn, as if the
+// deployer were killed there, each run picking the swap up where the last
+// one stopped; the last run finishes it: the new image, healthy, the data
+// kept, nothing left locked. Then a swap to an image that does not boot
+// rolls back by itself.
+func TestSwapThroughSSHConvergesAfterEachStep(t *testing.T) {
+	buildImages(t)
+	sshd := startSSHD(t)
+	e := newEnv(t, "ssh", sshd.URI(""))
+	e.Timeout = "120s"
+	env := e.write(t, t.TempDir())
+	bin := testutil.OstalBinary(t)
+
+	mustOstal(t, "deploy", "push", env, images.good)
+	mustOstal(t, "deploy", "swap", env, images.good, "--now")
+	mustGuestRun(t, e, "echo kept > /srv/data/marker")
+
+	for _, step := range []string{deploy.StepLock, deploy.StepOverlay, deploy.StepStop, deploy.StepSnapshot,
+		deploy.StepDefine, deploy.StepStart, deploy.StepHealth} {
+		stoppedAfter(t, bin, step, env, images.next, "--now")
+		if s := status(t, env); s.Swapping == nil || s.Swapping.Step != step || s.Current.Digest != digestOf(t, images.good) {
+			t.Fatalf("stopped after %s, the record says %+v", step, s)
+		}
+	}
+	mustOstal(t, "deploy", "swap", env, images.next, "--now")
+	s := status(t, env)
+	if !s.Healthy || s.Current.Digest != digestOf(t, images.next) || s.Swapping != nil || s.Lock != nil {
+		t.Fatalf("after a swap stopped after every step and run again: %+v", s)
+	}
+	if got := mustGuestRun(t, e, "cat /srv/data/marker"); got != "kept\n" {
+		t.Fatalf("after the swap, the marker reads %q", got)
+	}
+
+	code, _ := ostal(t, "deploy", "swap", env, images.broken, "--now")
+	s = status(t, env)
+	if code != 1 || !s.Healthy || s.Current.Digest != digestOf(t, images.next) {
+		t.Fatalf("a swap to an image that does not boot: exit %d, then %+v", code, s)
+	}
+	h := history(t, env)
+	var results []string
+	for _, sw := range h {
+		results = append(results, sw.Result)
+	}
+	if strings.Join(results, ",") != "ok,ok,rolled back" || !strings.Contains(h[2].Detail, "SSH") {
+		t.Errorf("history: %+v", h)
+	}
+	if h[1].Downtime <= 0 || h[1].From != digestOf(t, images.good) || h[1].To != digestOf(t, images.next) {
+		t.Errorf("the interrupted swap's history line: %+v", h[1])
+	}
+}
