@@ -9,12 +9,13 @@ LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.c
 # Host packages: building needs mmdebstrap and apt's tools (every other
 # tool comes locked from Debian, see builders/builder.go); the boot tests
 # need QEMU with both firmwares, a local ACME CA (pebble) for the
-# services' certificates and Chromium for the sites' screenshots.
+# services' certificates, Chromium for the sites' screenshots, and sshd for
+# the deployer's qemu+ssh:// tests.
 BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
-TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium
+TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium openssh-server
 BENCH_PACKAGES := mkosi
 
-.PHONY: image test unit integration boottest imagetest lint bench clean host-packages test-packages libvirtd
+.PHONY: image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
 
 $(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
@@ -31,18 +32,23 @@ image: host-packages $(BIN)
 libvirtd: test-packages
 	@./.ci/start-libvirtd
 
-# Every test: fast unit tests, the build tests, the boot tests, then the
-# full image is built and boot-tested once.
-test: lint unit integration boottest imagetest
+# Every test: fast unit tests, the build tests, the boot tests, the
+# deployer's tests, then the full image is built and boot-tested once.
+test: lint unit integration boottest deploytest imagetest
 
 unit:
-	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./tests/checks/ ./tests/harness/
+	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./deploy/... ./tests/checks/ ./tests/harness/
 
 integration: test-packages
 	$(GO) test -count=1 -timeout 60m -v ./tests/build/
 
 boottest: libvirtd
 	$(GO) test -count=1 -timeout 60m -v ./tests/boot/
+
+# ostal deploy against this machine's libvirtd, through qemu:///system and
+# qemu+ssh:// to an sshd the tests start on loopback.
+deploytest: libvirtd
+	$(GO) test -count=1 -timeout 60m -v ./tests/deploy/
 
 # The full image, built by `make image`, boot-tested with every check,
 # swapping to a rebuild of it with one more file (another digest, the same
