@@ -27,7 +27,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each measurement; the table shows the median")
 	specPath := flag.String("spec", "images/utzqanil.yaml", "image spec to measure")
 	noMkosi := flag.Bool("no-mkosi", false, "skip the mkosi comparison")
-	only := flag.String("only", "", `"build" or "boot": measure only that`)
+	only := flag.String("only", "", `"build", "boot" or "deploy": measure only that`)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -37,9 +37,22 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if *only != "build" {
-		image := filepath.Join("build", strings.TrimSuffix(filepath.Base(*specPath), ".yaml")+".qcow2")
+	name := strings.TrimSuffix(filepath.Base(*specPath), ".yaml")
+	image := filepath.Join("build", name+".qcow2")
+	if *only == "" || *only == "boot" {
 		if err := benchBoot(ctx, image, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *only == "" || *only == "deploy" {
+		// make imagetest builds the rebuild with one more file.
+		next := filepath.Join("build", "next", name+"-next.qcow2")
+		if _, err := os.Stat(next); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no %s to swap to (`make imagetest` builds it): deploy not measured\n", next)
+			return
+		}
+		if err := benchDeploy(ctx, image, next, *runs); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ostal/ostal/deploy"
+	"github.com/ostal/ostal/internal/virt"
+)
+
+// benchDeploy measures `ostal deploy` on this machine's libvirt: a full
+// push of image and a second push of it (nothing to send), then the
+// downtime of a swap to next beside a plain reboot to healthy of the same
+// domain, each the median of runs.
+func benchDeploy(ctx context.Context, image, next string, runs int) error {
+	dir, err := os.MkdirTemp("", "ostal-bench-deploy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	env, err := benchEnvironment(dir)
+	if err != nil {
+		return err
+	}
+	d, err := deploy.Connect(ctx, env, deploy.Options{Out: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	imgs := map[string]*deploy.Image{}
+	for _, p := range []string{image, next} {
+		if imgs[p], err = deploy.OpenImage(p); err != nil {
+			return err
+		}
+	}
+	var pushFull, pushAgain, sentFull, sentAgain, swap, reboot []float64
+	for i := 0; i < runs; i++ {
+		fmt.Fprintf(os.Stderr, "deploy %d/%d: push %s\n", i+1, runs, image)
+		if _, err := d.GC(ctx, 0); err != nil { // the image must be sent again
+			return err
+		}
+		for _, again := range []bool{false, true} {
+			r, err := d.Push(ctx, imgs[image])
+			if err != nil {
+				return err
+			}
+			if again {
+				pushAgain, sentAgain = append(pushAgain, r.Seconds), append(sentAgain, float64(r.Sent))
+			} else {
+				pushFull, sentFull = append(pushFull, r.Seconds), append(sentFull, float64(r.Sent))
+			}
+		}
+	}
+	if _, err := d.Swap(ctx, imgs[image], deploy.Now); err != nil {
+		return err
+	}
+	for i := 0; i < runs; i++ {
+		to := []string{next, image}[i%2]
+		fmt.Fprintf(os.Stderr, "deploy %d/%d: swap to %s, then a plain reboot\n", i+1, runs, to)
+		sw, err := d.Swap(ctx, imgs[to], deploy.Now)
+		if err != nil {
+			return err
+		}
+		took, err := d.Restart(ctx)
+		if err != nil {
+			return err
+		}
+		swap, reboot = append(swap, sw.Downtime), append(reboot, took.Seconds())
+	}
+	const mib = 1 << 20
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "deploy of %s (%.0f MiB) to qemu:///system, median of %d\tfull push\tsecond push\t\n", image, float64(imgs[image].Size)/mib, runs)
+	fmt.Fprintf(tw, "time\t%.1f s\t%.2f s\t\n", median(pushFull), median(pushAgain))
+	fmt.Fprintf(tw, "bytes sent\t%.1f MiB\t%.1f MiB\t\n", median(sentFull)/mib, median(sentAgain)/mib)
+	fmt.Fprintf(tw, "without service\tswap\tplain reboot\tswap/reboot\t\n")
+	fmt.Fprintf(tw, "(stop to healthy)\t%.1f s\t%.1f s\t%.2f\t\n", median(swap), median(reboot), median(swap)/median(reboot))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return cleanBench(ctx)
+}
+
+// benchEnvironment is a local environment for the bench's own domain.
+func benchEnvironment(dir string) (*deploy.Environment, error) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, err := ssh.MarshalPrivateKey(priv, "ostal bench")
+	if err != nil {
+		return nil, err
+	}
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 2)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	text := fmt.Sprintf(`uri: qemu:///system
+pool: ostal-bench
+pool_path: /var/lib/ostal/pools/bench
+domain: ostal-bench
+accel: qemu
+vcpus: 2
+memory: 2GiB
+data_volumes:
+  - name: ostal-data
+    size: 4GiB
+network:
+  mode: user
+  forwards: {22: %d, 53: %d}
+health:
+  ssh_key: %s
+  timeout: 20m
+  checks: ["ssh"]
+`, ports[0], ports[1], key)
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	return deploy.LoadEnvironment(path)
+}
+
+// cleanBench removes the bench's domain and every volume of its pool.
+func cleanBench(ctx context.Context) error {
+	c, err := virt.Dial(ctx, virt.DefaultURI)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Undefine(ctx, "ostal-bench"); err != nil {
+		return err
+	}
+	pool, err := c.LookupPool(ctx, "ostal-bench")
+	if err != nil {
+		return err
+	}
+	vols, err := c.Volumes(ctx, pool)
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		if err := c.DeleteVolume(ctx, pool, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
