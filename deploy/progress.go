@@ -51,6 +51,13 @@ func (p *progress) add(n int64) {
 	fmt.Fprintf(p.w, "\r%s", progressLine(p.what, p.done, p.total, time.Since(p.start)))
 }
 
+// reset starts the count again, for a transfer that starts over.
+func (p *progress) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done, p.shown, p.start = 0, 0, time.Now()
+}
+
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"time"
@@ -97,13 +98,13 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 // complete tells a finished image volume (it starts with the qcow2 magic)
 // from an interrupted one.
 func (d *Deployer) complete(ctx context.Context, volume string) (complete, exists bool, err error) {
-	var head bytes.Buffer
-	err = d.conn.DownloadRange(ctx, d.pool, volume, &head, 0, 4)
-	if virt.IsNotFound(err) {
-		return false, false, nil
+	head := &bytes.Buffer{}
+	if _, err := d.conn.VolumePath(ctx, d.pool, volume); err != nil {
+		return false, false, ignoreNotFound(err)
 	}
+	err = d.conn.ReadVolume(ctx, d.Env.Pool, volume, func() io.Writer { head = &bytes.Buffer{}; return head }, 0, 4)
 	if err != nil {
-		return false, false, err
+		return false, true, err
 	}
 	return head.String() == "QFI\xfb", true, nil
 }
@@ -116,12 +117,18 @@ func (d *Deployer) verify(ctx context.Context, volume string, f *os.File, img *I
 	if _, err := io.Copy(want, io.NewSectionReader(f, headerLen, img.Size-headerLen)); err != nil {
 		return fmt.Errorf("read %s: %w", img.Path, err)
 	}
-	got := sha256.New()
+	var got hash.Hash
 	p := newProgress(d.opts.Out, "check ", img.Size)
-	err := d.conn.DownloadRange(ctx, d.pool, volume, writerFunc(func(b []byte) (int, error) {
-		p.add(int64(len(b)))
-		return got.Write(b)
-	}), 0, 0)
+	err := d.conn.ReadVolume(ctx, d.Env.Pool, volume, func() io.Writer {
+		// Each attempt hashes on its own: an abandoned one may still write.
+		h := sha256.New()
+		got = h
+		p.reset()
+		return writerFunc(func(b []byte) (int, error) {
+			p.add(int64(len(b)))
+			return h.Write(b)
+		})
+	}, 0, uint64(img.Size))
 	p.finish()
 	if err != nil {
 		return fmt.Errorf("read back %s to check it: %w", volume, err)
@@ -172,3 +179,11 @@ func (d *Deployer) checkSpace(ctx context.Context, size uint64) error {
 type writerFunc func([]byte) (int, error)
 
 func (w writerFunc) Write(b []byte) (int, error) { return w(b) }
+
+// ignoreNotFound is nil for a missing volume, the error otherwise.
+func ignoreNotFound(err error) error {
+	if virt.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

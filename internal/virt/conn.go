@@ -19,13 +19,17 @@ import (
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 )
 
+// CallTimeout bounds a libvirt call whose caller set no deadline.
+const CallTimeout = 5 * time.Minute
+
 // DefaultURI is the local system libvirt.
 const DefaultURI = "qemu:///system"
 
 // Conn is a connection to one libvirt daemon.
 type Conn struct {
-	URI string
-	l   *libvirt.Libvirt
+	URI  string
+	l    *libvirt.Libvirt
+	wrap func(net.Conn) net.Conn
 }
 
 // Dial connects to uri within ctx's deadline (ten seconds when it has
@@ -56,7 +60,7 @@ func DialWith(ctx context.Context, uri string, wrap func(net.Conn) net.Conn) (*C
 		dialer = wrappedDialer{dialer, wrap}
 	}
 	l := libvirt.NewWithDialer(dialer)
-	c := &Conn{URI: uri, l: l}
+	c := &Conn{URI: uri, l: l, wrap: wrap}
 	err = c.call(ctx, "connect", func() error { return l.ConnectToURI(libvirt.RemoteURI(u)) })
 	if err != nil {
 		return nil, &ConnectError{URI: uri, Err: err}
@@ -189,8 +193,22 @@ func (c *Conn) Close() error {
 // call runs one libvirt call and gives up when ctx ends, closing the
 // connection so the call does not outlive it. Errors say what was tried.
 func (c *Conn) call(ctx context.Context, op string, f func() error) error {
+	return c.callWithin(ctx, CallTimeout, op, f)
+}
+
+// callWithin is call with another bound than CallTimeout when ctx has no
+// deadline; 0 for none (streams, which watch their own progress).
+func (c *Conn) callWithin(ctx context.Context, bound time.Duration, op string, f func() error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	// No libvirt call of ostal's takes minutes, but one whose answer never
+	// comes (a stuck daemon, a dead link without a reset) would otherwise
+	// hang the command for good.
+	if _, ok := ctx.Deadline(); !ok && bound > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, bound)
+		defer cancel()
 	}
 	done := make(chan error, 1)
 	go func() { done <- f() }()

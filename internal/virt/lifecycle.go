@@ -36,21 +36,24 @@ func (c *Conn) Start(ctx context.Context, name string) error {
 	})
 }
 
-// Running reports whether a domain is running; a missing one is not.
+// Running reports whether a domain's QEMU process is alive (running,
+// paused or still shutting down); a missing domain is not. A guest that
+// has powered off but whose QEMU has not exited yet still runs: libvirt
+// would refuse, or botch, what needs it stopped (a snapshot of its disks).
 func (c *Conn) Running(ctx context.Context, name string) (bool, error) {
-	var state int32
+	var active int32
 	err := c.call(ctx, fmt.Sprintf("read state of domain %q", name), func() error {
 		d, err := c.domain(name)
 		if err != nil {
 			return err
 		}
-		state, _, err = c.l.DomainGetState(d, 0)
+		active, err = c.l.DomainIsActive(d)
 		return err
 	})
 	if IsNotFound(err) {
 		return false, nil
 	}
-	return libvirt.DomainState(state) == libvirt.DomainRunning || libvirt.DomainState(state) == libvirt.DomainBlocked, err
+	return active == 1, err
 }
 
 // Shutdown asks the guest to power off (ACPI) and waits until it has, or
