@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -57,5 +58,24 @@ func TestSwapThroughSSHConvergesAfterEachStep(t *testing.T) {
 	}
 	if h[1].Downtime <= 0 || h[1].From != digestOf(t, images.good) || h[1].To != digestOf(t, images.next) {
 		t.Errorf("the interrupted swap's history line: %+v", h[1])
+	}
+
+	// gc keeps the running and the previous image whatever --keep says,
+	// and never a data volume.
+	var gc deploy.GCResult
+	if err := json.Unmarshal([]byte(mustOstal(t, "deploy", "gc", env, "--keep", "0", "--json")), &gc); err != nil {
+		t.Fatal(err)
+	}
+	removed := strings.Join(gc.Removed, " ")
+	for _, keep := range []string{digestOf(t, images.next), digestOf(t, images.good), "ostal-data"} {
+		if strings.Contains(removed, keep) {
+			t.Errorf("gc removed %s: %v", keep, gc.Removed)
+		}
+	}
+	if !strings.Contains(removed, digestOf(t, images.broken)) {
+		t.Errorf("gc kept the image that was never current: %+v", gc)
+	}
+	if s := status(t, env); !s.Healthy {
+		t.Errorf("after gc: %+v", s)
 	}
 }
