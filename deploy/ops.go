@@ -11,6 +11,9 @@ import (
 // Rollback swaps back to the previous image, keeping today's data (the
 // previous image refuses a data layout newer than its own, and says so).
 func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
+	if err := d.preflight(); err != nil {
+		return nil, err
+	}
 	if err := d.waitWindow(ctx, mode); err != nil {
 		return nil, err
 	}

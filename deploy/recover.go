@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Recover finishes a swap that its deployer left half done (killed, or
@@ -23,6 +24,9 @@ func (d *Deployer) Recover(ctx context.Context, st *State) error {
 			return d.record(ctx, st, func(s *State) { s.Lock = nil })
 		}
 		return nil
+	}
+	if err := d.preflight(); err != nil {
+		return fmt.Errorf("swap %s was interrupted at step %s, and finishing it needs: %w", j.ID, j.Step, err)
 	}
 	d.say("swap %s by %s was interrupted at step %s: finishing it", j.ID, lockHolder(st), j.Step)
 	if err := d.record(ctx, st, func(s *State) { s.Lock = d.newLock() }); err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // The steps of a swap, in order. The journal names the step begun last,
@@ -42,6 +44,9 @@ const (
 // domain pointed at the new image with the same data volumes, started and
 // checked; if it is not healthy in time, everything goes back as it was.
 func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, error) {
+	if err := d.preflight(); err != nil {
+		return nil, err
+	}
 	if _, err := d.Push(ctx, img); err != nil {
 		return nil, err
 	}
@@ -137,6 +142,20 @@ func (d *Deployer) start(ctx context.Context) error {
 	}
 	return d.conn.Start(ctx, d.Env.Domain)
 }
+
+// CanSwap refuses, before anything is touched, a swap that could only
+// fail half-way: one without the key to check the new image's health, or
+// with settings for the guest that cannot be read.
+func CanSwap(env *Environment) error {
+	signer, _, err := deployerKey(env)
+	if err != nil {
+		return err
+	}
+	_, err = guestCredentials(env, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return err
+}
+
+func (d *Deployer) preflight() error { return CanSwap(d.Env) }
 
 // begin records that a step starts, before it does anything.
 func (d *Deployer) begin(ctx context.Context, st *State, step string) error {

@@ -74,6 +74,8 @@ type deployCmd struct {
 	fs       *flag.FlagSet
 	asJSON   *bool
 	min, max int // how many arguments, ENV included
+	// check, if set, refuses an environment before connecting.
+	check func(*deploy.Environment) error
 }
 
 func newDeployCmd(env *Env, name, args, summary string, min, max int, examples ...string) *deployCmd {
@@ -100,6 +102,11 @@ func (c *deployCmd) connect(ctx context.Context, args []string) (*deploy.Deploye
 	e, err := deploy.LoadEnvironment(args[0])
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.check != nil {
+		if err := c.check(e); err != nil {
+			return nil, nil, err
+		}
 	}
 	d, err := deploy.Connect(ctx, e, deploy.Options{Out: c.env.Stderr, StopAfter: c.env.Settings.GetString("test_stop_after")})
 	if err != nil {

@@ -19,6 +19,7 @@ func runDeploySwap(ctx context.Context, env *Env, args []string) error {
 		1, 2, "ostal deploy swap tetaneutral --in-window            # wait for the window, then swap",
 		"ostal deploy swap tetaneutral build/utzqanil.qcow2 --now --json")
 	mode := modeFlags(c.fs)
+	c.check = deploy.CanSwap
 	d, rest, err := c.connect(ctx, args)
 	if err != nil {
 		return err
@@ -37,6 +38,7 @@ func runDeployRollback(ctx context.Context, env *Env, args []string) error {
 		"Swap back to the previous image, keeping today's data, with the same checks and automatic undo as a swap.",
 		1, 1, "ostal deploy rollback tetaneutral --now")
 	mode := modeFlags(c.fs)
+	c.check = deploy.CanSwap
 	d, _, err := c.connect(ctx, args)
 	if err != nil {
 		return err

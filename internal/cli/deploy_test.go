@@ -180,3 +180,15 @@ func TestDeployBadEnvironmentField(t *testing.T) {
 		})
 	}
 }
+
+// A swap or rollback without the deployer's key is refused before
+// anything is touched: it could only fail after the guest stopped.
+func TestDeploySwapNeedsTheDeployerKey(t *testing.T) {
+	inRepo(t, map[string]string{"a.yaml": minimalEnv})
+	for _, sub := range []string{"swap", "rollback"} {
+		r := runOstal(t, "deploy", sub, "a", "--now")
+		assert.Equal(t, 1, r.code, sub)
+		assert.Contains(t, r.stderr, "health.ssh_key: not set", sub)
+		assert.NotContains(t, r.stderr, "libvirt", sub)
+	}
+}
