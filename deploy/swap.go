@@ -69,13 +69,16 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	if err := d.Recover(ctx, st); err != nil {
 		return nil, err
 	}
-	if st.Current != nil && st.Current.Digest == to.Digest {
+	same := st.Current != nil && st.Current.Digest == to.Digest
+	if same {
 		if running, err := d.conn.Running(ctx, d.Env.Domain); err != nil || running {
 			d.say("%s already runs image %s (%s): nothing to swap", d.Env.Domain, Short(to.Digest), to.Name)
 			return nil, err
 		}
 	}
-	return d.swapTo(ctx, st, to, false)
+	// The same image on a stopped guest: started again on its own layer,
+	// which a rollback would need.
+	return d.swapTo(ctx, st, to, same)
 }
 
 func (d *Deployer) swapTo(ctx context.Context, st *State, to Release, reuseOverlay bool) (*Swap, error) {
