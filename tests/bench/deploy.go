@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,24 +10,32 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ostal/ostal/deploy"
+	"github.com/ostal/ostal/internal/cli"
 	"github.com/ostal/ostal/internal/virt"
 )
 
 // benchDeploy measures `ostal deploy` on this machine's libvirt: a full
 // push of image and a second push of it (nothing to send), then the
-// downtime of a swap to next beside a plain reboot to healthy of the same
-// domain, each the median of runs.
-func benchDeploy(ctx context.Context, image, next string, runs int) error {
+// downtime of a swap beside a plain reboot to healthy of the same domain,
+// each the median of runs. The swaps are between two builds of the
+// deployer tests' image (SSH, firewall, DNS): the full image's TLS needs
+// an ACME server the guest can reach, which a local environment has not.
+func benchDeploy(ctx context.Context, image string, runs int) error {
 	dir, err := os.MkdirTemp("", "ostal-bench-deploy-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	swapA, swapB, err := buildSwapPair(ctx, dir)
+	if err != nil {
+		return err
+	}
 	env, err := benchEnvironment(dir)
 	if err != nil {
 		return err
@@ -37,7 +46,7 @@ func benchDeploy(ctx context.Context, image, next string, runs int) error {
 	}
 	defer d.Close()
 	imgs := map[string]*deploy.Image{}
-	for _, p := range []string{image, next} {
+	for _, p := range []string{image, swapA, swapB} {
 		if imgs[p], err = deploy.OpenImage(p); err != nil {
 			return err
 		}
@@ -60,11 +69,11 @@ func benchDeploy(ctx context.Context, image, next string, runs int) error {
 			}
 		}
 	}
-	if _, err := d.Swap(ctx, imgs[image], deploy.Now); err != nil {
+	if _, err := d.Swap(ctx, imgs[swapA], deploy.Now); err != nil {
 		return err
 	}
 	for i := 0; i < runs; i++ {
-		to := []string{next, image}[i%2]
+		to := []string{swapB, swapA}[i%2]
 		fmt.Fprintf(os.Stderr, "deploy %d/%d: swap to %s, then a plain reboot\n", i+1, runs, to)
 		sw, err := d.Swap(ctx, imgs[to], deploy.Now)
 		if err != nil {
@@ -81,12 +90,41 @@ func benchDeploy(ctx context.Context, image, next string, runs int) error {
 	fmt.Fprintf(tw, "deploy of %s (%.0f MiB) to qemu:///system, median of %d\tfull push\tsecond push\t\n", image, float64(imgs[image].Size)/mib, runs)
 	fmt.Fprintf(tw, "time\t%.1f s\t%.2f s\t\n", median(pushFull), median(pushAgain))
 	fmt.Fprintf(tw, "bytes sent\t%.1f MiB\t%.1f MiB\t\n", median(sentFull)/mib, median(sentAgain)/mib)
-	fmt.Fprintf(tw, "without service\tswap\tplain reboot\tswap/reboot\t\n")
+	fmt.Fprintf(tw, "without service (%s)\tswap\tplain reboot\tswap/reboot\t\n", filepath.Base(swapA))
 	fmt.Fprintf(tw, "(stop to healthy)\t%.1f s\t%.1f s\t%.2f\t\n", median(swap), median(reboot), median(swap)/median(reboot))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	return cleanBench(ctx)
+}
+
+// buildSwapPair builds tests/images/deploy.yaml and a rebuild of it with
+// one more file: two digests, the same packages.
+func buildSwapPair(ctx context.Context, dir string) (string, string, error) {
+	spec, err := os.ReadFile("tests/images/deploy.yaml")
+	if err != nil {
+		return "", "", err
+	}
+	lock, err := os.ReadFile("tests/images/deploy.lock")
+	if err != nil {
+		return "", "", err
+	}
+	next := strings.Replace(string(spec), "name: deploy", "name: deploy-next", 1) +
+		"files:\n  - source: tests/variant\n    dest: /etc/ostal-test-variant\n"
+	for name, text := range map[string]string{"deploy": string(spec), "deploy-next": next} {
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return "", "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".lock"), lock, 0o644); err != nil {
+			return "", "", err
+		}
+		var stdout, stderr bytes.Buffer
+		if code := cli.Run(ctx, []string{"build", "--output", dir, path}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+			return "", "", fmt.Errorf("ostal build %s: exit %d: %s", name, code, stderr.String())
+		}
+	}
+	return filepath.Join(dir, "deploy.qcow2"), filepath.Join(dir, "deploy-next.qcow2"), nil
 }
 
 // benchEnvironment is a local environment for the bench's own domain.
