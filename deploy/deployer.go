@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,8 @@ type Deployer struct {
 	who  string
 	host string
 	pid  int
+	// machine and token identify this run in a lock.
+	machine, token string
 	// mu orders the writes of the record: the steps' and the heartbeat's.
 	mu sync.Mutex
 }
@@ -71,6 +74,10 @@ func Connect(ctx context.Context, env *Environment, o Options) (*Deployer, error
 	}
 	d.host, _ = os.Hostname()
 	d.pid = os.Getpid()
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
+		d.machine = strings.TrimSpace(string(b))
+	}
+	d.token = newSwapID()
 	d.who = d.host
 	if u, err := user.Current(); err == nil {
 		d.who = u.Username + "@" + d.host

@@ -63,31 +63,22 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 	}); err != nil {
 		return nil, err
 	}
-	if err := d.conn.Destroy(ctx, d.Env.Domain); err != nil {
-		return nil, fmt.Errorf("roll back: %w", err)
-	}
-	if j.Snapshot != "" {
-		has, err := d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot)
-		if err != nil {
+	// The disks are reverted once: a rollback run again after the old
+	// image started must not throw away what it has written since.
+	if !j.Reverted {
+		if err := d.conn.Destroy(ctx, d.Env.Domain); err != nil {
 			return nil, fmt.Errorf("roll back: %w", err)
 		}
-		if has {
-			if err := d.conn.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
-				return nil, fmt.Errorf("roll back the data: %w", err)
-			}
-			// Reverting also put back the definition of snapshot time, with
-			// the journal of then: the record must say "rolling back" again.
-			if err := d.record(ctx, st, nil); err != nil {
-				return nil, err
-			}
-			d.say("the data volumes are back as they were when the guest stopped")
+		if err := d.revert(ctx, st); err != nil {
+			return nil, err
 		}
 	}
 	d.stopHook("rollback-data")
 	if err := d.define(ctx, st, *j.From); err != nil {
 		return nil, fmt.Errorf("roll back: %w", err)
 	}
-	if err := d.conn.Start(ctx, d.Env.Domain); err != nil {
+	d.say("starting %s again; do not interrupt: a rollback finishes what it starts", describe(j.From))
+	if err := d.start(ctx); err != nil {
 		return nil, fmt.Errorf("roll back: %w", err)
 	}
 	detail := j.Rollback
@@ -105,6 +96,50 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 	return &sw, &RolledBackError{Domain: d.Env.Domain, Swap: &sw, Reason: errors.New(detail)}
 }
 
+// revert puts the disks back as they were when the guest stopped, and
+// records that it did. Reverting also puts back the definition of
+// snapshot time, with the journal of then: the record is written again at
+// once.
+func (d *Deployer) revert(ctx context.Context, st *State) error {
+	j := st.Journal
+	if j.KeepData {
+		d.say("the data volumes are kept as they are: %s", j.Rollback)
+		return d.record(ctx, st, func(s *State) { s.Journal.Reverted = true })
+	}
+	has := false
+	if j.Snapshot != "" {
+		var err error
+		if has, err = d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
+			return fmt.Errorf("roll back: %w", err)
+		}
+	}
+	switch {
+	case has:
+		if err := d.conn.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
+			return fmt.Errorf("roll back the data: %w", err)
+		}
+		d.say("the data volumes are back as they were when the guest stopped")
+	case j.Snapshotted:
+		// The new image may have changed the data; the old one must not
+		// start on it without an admin's say.
+		return fmt.Errorf("roll back: snapshot %s of the disks before swap %s is gone, so the data cannot be put back; "+
+			"the guest is left stopped. Look at it (virsh snapshot-list %s), then start the image you trust by hand", j.Snapshot, j.ID, d.Env.Domain)
+	}
+	return d.record(ctx, st, func(s *State) { s.Journal.Reverted = true })
+}
+
+// UndoneError is a swap ended before it stopped the guest.
+type UndoneError struct {
+	Swap   *Swap
+	Reason error
+}
+
+func (e *UndoneError) Error() string {
+	return fmt.Sprintf("swap %s undone before the guest was stopped: %v", e.Swap.ID, e.Reason)
+}
+
+func (e *UndoneError) Unwrap() error { return e.Reason }
+
 // undo ends a swap that had not stopped the guest yet.
 func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 	ctx = context.WithoutCancel(ctx)
@@ -121,7 +156,7 @@ func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 	}); err != nil {
 		return errors.Join(reason, err)
 	}
-	return fmt.Errorf("swap %s undone before the guest was stopped: %w", j.ID, reason)
+	return &UndoneError{Swap: &sw, Reason: reason}
 }
 
 // failFirst ends a first deployment that is not healthy: there is

@@ -47,6 +47,9 @@ func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) erro
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("the wait for health was interrupted: %w", ctx.Err())
+			}
 			return fmt.Errorf("no SSH answer within %s: %v", timeout, lastErr)
 		case <-time.After(3 * time.Second):
 		}

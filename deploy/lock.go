@@ -28,15 +28,45 @@ func (e *LockedError) Error() string {
 		time.Since(e.Lock.Beat).Round(time.Second), staleAfter)
 }
 
-// alive tells a live holder's lock from a dead one's: on this host by its
-// process, elsewhere by its heartbeat.
-func (d *Deployer) alive(l *Lock) bool {
-	if l.Host == d.host {
-		if l.PID == 0 || syscall.Kill(l.PID, 0) == syscall.ESRCH {
-			return false
-		}
+// holderAlive tells a live holder's lock from a dead one's: on this
+// machine by its process; elsewhere by its heartbeat, and a heartbeat
+// that looks old is watched for one more beat, since the two machines'
+// clocks may differ.
+func (d *Deployer) holderAlive(ctx context.Context, l *Lock) (bool, error) {
+	if l.Machine != "" && l.Machine == d.machine {
+		return l.PID != 0 && syscall.Kill(l.PID, 0) != syscall.ESRCH, nil
 	}
-	return time.Since(l.Beat) < staleAfter
+	if time.Since(l.Beat) < staleAfter {
+		return true, nil
+	}
+	d.say("the lock of %s looks abandoned (last sign of life %s ago by this machine's clock); watching it for %s",
+		l.Who, time.Since(l.Beat).Round(time.Second), beatEvery+5*time.Second)
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(beatEvery + 5*time.Second):
+	}
+	again, _, err := d.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	return again.Lock != nil && !again.Lock.Beat.Equal(l.Beat), nil
+}
+
+// takeOver makes this deployer the lock's holder, and checks that no
+// other run took it at the same moment.
+func (d *Deployer) takeOver(ctx context.Context, st *State) error {
+	if err := d.record(ctx, st, func(s *State) { s.Lock = d.newLock() }); err != nil {
+		return err
+	}
+	again, _, err := d.load(ctx)
+	if err != nil {
+		return err
+	}
+	if l := again.Lock; l == nil || l.Token != st.Lock.Token {
+		return &LockedError{Lock: l}
+	}
+	return nil
 }
 
 // load reads the domain's record; exists is false before the first
@@ -75,7 +105,7 @@ func (d *Deployer) record(ctx context.Context, st *State, change func(*State)) e
 // newLock is this deployer's lock, taken now.
 func (d *Deployer) newLock() *Lock {
 	now := time.Now().UTC()
-	return &Lock{Who: d.who, PID: d.pid, Host: d.host, Since: now, Beat: now}
+	return &Lock{Who: d.who, PID: d.pid, Host: d.host, Machine: d.machine, Token: d.token, Since: now, Beat: now}
 }
 
 // heartbeat renews the lock until stop is called.

@@ -3,9 +3,12 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ostal/ostal/internal/virt"
 )
 
 // Rollback swaps back to the previous image, keeping today's data (the
@@ -24,8 +27,12 @@ func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
 	if !exists {
 		return nil, fmt.Errorf("%s: domain: %s is not deployed on %s yet; nothing to roll back", d.Env.Path, d.Env.Domain, d.Env.URI)
 	}
-	if err := d.Recover(ctx, st); err != nil {
+	if sw, err := d.Recover(ctx, st); err != nil {
 		return nil, err
+	} else if sw != nil && sw.Result != "undone" {
+		// Finishing it changed what "previous" means: say so, do no more.
+		return sw, fmt.Errorf("an interrupted swap, %s, was finished first: %s; %s now runs %s. Run the rollback again if you still want the image before it",
+			sw.ID, sw.Result, d.Env.Domain, describe(st.Current))
 	}
 	if st.Previous == nil {
 		return nil, fmt.Errorf("%s has run only one image (%s): there is no previous image to roll back to", d.Env.Domain, describe(st.Current))
@@ -101,17 +108,13 @@ type GCResult struct {
 // never the current or previous one, and never a data volume: it only
 // looks at volumes named like ostal's images.
 func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
-	st, exists, err := d.load(ctx)
+	st, _, err := d.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if exists {
-		if err := d.Recover(ctx, st); err != nil {
-			return nil, err
-		}
-		if st.Lock != nil {
-			return nil, &LockedError{Lock: st.Lock}
-		}
+	if st.Journal != nil {
+		return nil, fmt.Errorf("swap %s is half done (at step %s); gc removes nothing until it is finished: run `ostal deploy swap %s` "+
+			"(it finishes it first)", st.Journal.ID, st.Journal.Step, d.Env.Name)
 	}
 	names, err := d.conn.Volumes(ctx, d.pool)
 	if err != nil {
@@ -122,6 +125,14 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 		if r != nil {
 			protected[r.Digest] = true
 		}
+	}
+	// Whatever the record says, the image under the domain's own disk
+	// stays (after a failed first deployment there is no current one).
+	inUse := ""
+	if def, err := d.conn.DefinedDomain(ctx, d.Env.Domain); err == nil && len(def.Devices.Disks) > 0 {
+		inUse = filepath.Base(def.Devices.Disks[0].Source.File)
+	} else if err != nil && !virt.IsNotFound(err) {
+		return nil, err
 	}
 	// Newest first, by when each image last became current.
 	lastUsed := map[string]time.Time{}
@@ -149,6 +160,11 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 	sort.SliceStable(images, func(i, j int) bool { return lastUsed[images[i]].After(lastUsed[images[j]]) })
 	res := &GCResult{}
 	kept := 0
+	for _, digest := range images {
+		if overlayName(d.Env.Domain, digest) == inUse {
+			protected[digest] = true
+		}
+	}
 	for _, digest := range images {
 		if protected[digest] || kept < keep {
 			kept++

@@ -4,54 +4,113 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Recover finishes a swap that its deployer left half done (killed, or
-// its connection lost for good): it runs the swap on from the step its
-// journal names, with the same checks and the same rollback, so the guest
-// never stays between two images. A swap whose holder is alive is left
-// alone and reported.
-func (d *Deployer) Recover(ctx context.Context, st *State) error {
-	if st.Lock != nil && d.alive(st.Lock) {
-		if st.Journal != nil {
-			return &LockedError{Lock: st.Lock}
+// its connection lost for good), so the guest never stays between two
+// images. It returns the history line of what it finished, nil when
+// there was nothing to finish.
+//
+//   - A swap that had not stopped the guest is undone: nothing was
+//     touched, and the caller's own command decides what comes next.
+//   - One that had is run on from the step its journal names, with the
+//     same checks and the same rollback.
+//   - One whose new image may have been serving for longer than the
+//     health timeout is finished without reverting the disks: kept if it
+//     is healthy, else the previous image comes back on today's data.
+//
+// A swap whose holder is alive is left alone and reported.
+func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
+	if st.Lock != nil {
+		alive, err := d.holderAlive(ctx, st.Lock)
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		if alive {
+			if st.Journal != nil {
+				return nil, &LockedError{Lock: st.Lock}
+			}
+			return nil, nil
+		}
 	}
 	j := st.Journal
 	if j == nil {
 		if st.Lock != nil {
-			return d.record(ctx, st, func(s *State) { s.Lock = nil })
+			return nil, d.record(ctx, st, func(s *State) { s.Lock = nil })
 		}
-		return nil
+		return nil, nil
 	}
 	if err := d.preflight(); err != nil {
-		return fmt.Errorf("swap %s was interrupted at step %s, and finishing it needs: %w", j.ID, j.Step, err)
+		return nil, fmt.Errorf("swap %s was interrupted at step %s, and finishing it needs: %w", j.ID, j.Step, err)
 	}
-	d.say("swap %s by %s was interrupted at step %s: finishing it", j.ID, lockHolder(st), j.Step)
-	if err := d.record(ctx, st, func(s *State) { s.Lock = d.newLock() }); err != nil {
-		return err
+	if err := d.checkDataVolumes(ctx); err != nil {
+		return nil, fmt.Errorf("swap %s was interrupted at step %s and is not finished: %w", j.ID, j.Step, err)
+	}
+	lastSign := j.Started
+	if st.Lock != nil {
+		lastSign = st.Lock.Beat
+	}
+	d.say("swap %s by %s was interrupted at step %s (last sign of life %s ago): finishing it",
+		j.ID, lockHolder(st), j.Step, time.Since(lastSign).Round(time.Second))
+	if err := d.takeOver(ctx, st); err != nil {
+		return nil, err
 	}
 	stopBeat := d.heartbeat(ctx, st)
 	defer stopBeat()
+	interrupted := fmt.Errorf("swap %s was interrupted at step %s", j.ID, j.Step)
+	stale := time.Since(lastSign) > d.Env.Health.TimeoutDuration()
+	var sw *Swap
 	var err error
-	switch j.Step {
-	case StepCommit:
-		_, err = d.commit(ctx, st)
-	case StepRollback:
-		_, err = d.rollback(ctx, st, errors.New(j.Rollback))
-	case StepLock:
-		_, err = d.resume(ctx, st, StepOverlay)
+	switch {
+	case j.Stopped.IsZero():
+		sw, err = d.undone(ctx, st, interrupted)
+	case j.Step == StepCommit:
+		sw, err = d.commit(ctx, st)
+	case stale && (j.Step == StepStart || j.Step == StepHealth || j.Step == StepRollback && !j.Reverted):
+		sw, err = d.finishStale(ctx, st, lastSign)
+	case j.Step == StepRollback:
+		sw, err = d.rollback(ctx, st, errors.New(j.Rollback))
 	default:
-		_, err = d.resume(ctx, st, j.Step)
+		sw, err = d.resume(ctx, st, j.Step)
 	}
-	// The interrupted swap is over; how it ended is in the history.
 	var rb *RolledBackError
 	if errors.As(err, &rb) {
 		d.say("%v", err)
-		return nil
+		return sw, nil
 	}
-	return err
+	return sw, err
+}
+
+// finishStale ends a swap whose new image may have served members since
+// its deployer died: what it wrote is kept either way.
+func (d *Deployer) finishStale(ctx context.Context, st *State, lastSign time.Time) (*Swap, error) {
+	j := st.Journal
+	if j.Step != StepRollback {
+		if err := d.start(ctx); err != nil {
+			return nil, err
+		}
+		if err := d.waitHealthy(ctx, st, j.To); err == nil {
+			return d.commit(ctx, st)
+		}
+	}
+	reason := fmt.Sprintf("swap %s was interrupted %s ago with the new image possibly serving since; not healthy now, "+
+		"so the previous image comes back, and the data written since is kept", j.ID, time.Since(lastSign).Round(time.Minute))
+	if err := d.record(ctx, st, func(s *State) { s.Journal.KeepData, s.Journal.Rollback = true, reason }); err != nil {
+		return nil, err
+	}
+	return d.rollback(ctx, st, errors.New(reason))
+}
+
+// undone ends, as undone, a swap that never stopped the guest.
+func (d *Deployer) undone(ctx context.Context, st *State, reason error) (*Swap, error) {
+	err := d.undo(ctx, st, reason)
+	var u *UndoneError
+	if errors.As(err, &u) {
+		d.say("%v", err)
+		return u.Swap, nil
+	}
+	return nil, err
 }
 
 func lockHolder(st *State) string {

@@ -52,6 +52,10 @@ type Lock struct {
 	Who  string `xml:"who,attr" json:"who"` // user@host
 	PID  int    `xml:"pid,attr" json:"pid"`
 	Host string `xml:"host,attr" json:"host"`
+	// Machine is the holder's /etc/machine-id (host names repeat);
+	// Token is its run's own, to tell two runs on one machine apart.
+	Machine string `xml:"machine,attr,omitempty" json:"machine,omitempty"`
+	Token   string `xml:"token,attr" json:"token"`
 	// Since is when the swap began; Beat is renewed while it runs, so a
 	// lock whose holder died is recognised.
 	Since time.Time `xml:"since,attr" json:"since"`
@@ -70,6 +74,11 @@ type Journal struct {
 	To       Release   `xml:"to" json:"to"`
 	// Reuse keeps the overlay of To: going back to an image.
 	Reuse bool `xml:"reuse,attr,omitempty" json:"reuse,omitempty"`
+	// Snapshotted: the snapshot was taken. Reverted: a rollback has put
+	// the disks back (or, KeepData, decided not to), never to do it twice.
+	Snapshotted bool `xml:"snapshotted,attr,omitempty" json:"snapshotted,omitempty"`
+	Reverted    bool `xml:"reverted,attr,omitempty" json:"reverted,omitempty"`
+	KeepData    bool `xml:"keep-data,attr,omitempty" json:"keep_data,omitempty"`
 	// Rollback is why the swap is being undone, once it is.
 	Rollback string `xml:"rollback,omitempty" json:"rollback,omitempty"`
 }

@@ -66,14 +66,24 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 			"ostal will not redefine it and risk its disks: choose another domain name, or remove that domain yourself "+
 			"(virsh undefine %s; its volumes stay)", d.Env.Path, d.Env.Domain, d.Env.URI, d.Env.Domain)
 	}
-	if err := d.Recover(ctx, st); err != nil {
+	if sw, err := d.Recover(ctx, st); err != nil {
 		return nil, err
+	} else if sw != nil && sw.Result != "undone" && sw.To == to.Digest && sw.Result != "ok" {
+		// The interrupted swap was to this very image, and it was not
+		// healthy: trying again at once would only take the tools down
+		// again.
+		return sw, fmt.Errorf("the interrupted swap %s to %s was finished: %s (%s); nothing more was done: run the swap again to retry",
+			sw.ID, Short(sw.To), sw.Result, sw.Detail)
 	}
 	same := st.Current != nil && st.Current.Digest == to.Digest
 	if same {
-		if running, err := d.conn.Running(ctx, d.Env.Domain); err != nil || running {
-			d.say("%s already runs image %s (%s): nothing to swap", d.Env.Domain, Short(to.Digest), to.Name)
+		running, err := d.conn.Running(ctx, d.Env.Domain)
+		if err != nil {
 			return nil, err
+		}
+		if running {
+			d.say("%s already runs image %s (%s): nothing to swap", d.Env.Domain, Short(to.Digest), to.Name)
+			return nil, nil
 		}
 	}
 	// The same image on a stopped guest: started again on its own layer,
@@ -107,10 +117,22 @@ func (d *Deployer) resume(ctx context.Context, st *State, from string) (*Swap, e
 	}{
 		{StepOverlay, func() error { return d.ensureOverlay(ctx, j.To, j.Reuse) }},
 		{StepStop, func() error { return d.stopGuest(ctx) }},
-		{StepSnapshot, func() error { return d.snapshot(ctx, st) }},
+		{StepSnapshot, func() error {
+			if err := d.snapshot(ctx, st); err != nil {
+				return err
+			}
+			return d.record(ctx, st, func(s *State) { s.Journal.Snapshotted = true })
+		}},
 		{StepDefine, func() error { return d.define(ctx, st, j.To) }},
 		{StepStart, func() error { return d.start(ctx) }},
 		{StepHealth, func() error { return d.waitHealthy(ctx, st, j.To) }},
+	}
+	known := false
+	for _, s := range steps {
+		known = known || s.name == from
+	}
+	if !known {
+		return nil, fmt.Errorf("swap %s: its journal names step %q, which this ostal does not know; finish it with the ostal that started it", j.ID, from)
 	}
 	started := false
 	for _, s := range steps {
@@ -118,6 +140,10 @@ func (d *Deployer) resume(ctx context.Context, st *State, from string) (*Swap, e
 			continue
 		}
 		if err := d.begin(ctx, st, s.name); err != nil {
+			if s.name == StepStop {
+				// The guest was not asked to stop: nothing to roll back.
+				return nil, d.undo(ctx, st, err)
+			}
 			return d.giveUp(ctx, st, err)
 		}
 		if err := s.do(); err != nil {
@@ -175,23 +201,22 @@ func (d *Deployer) begin(ctx context.Context, st *State, step string) error {
 
 // lock takes the domain for this swap, or says who holds it.
 func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) error {
-	if st.Lock != nil && d.alive(st.Lock) {
-		return &LockedError{Lock: st.Lock}
+	if st.Lock != nil {
+		alive, err := d.holderAlive(ctx, st.Lock)
+		if err != nil {
+			return err
+		}
+		if alive {
+			return &LockedError{Lock: st.Lock}
+		}
 	}
 	j := &Journal{ID: newSwapID(), Who: d.who, Step: StepLock, Started: time.Now().UTC(), From: st.Current, To: to, Reuse: reuse}
-	if err := d.record(ctx, st, func(s *State) { s.Lock, s.Journal = d.newLock(), j }); err != nil {
+	if err := d.record(ctx, st, func(s *State) { s.Journal = j }); err != nil {
 		return err
 	}
 	// Two operators who read an unlocked domain at once both wrote; the
 	// one whose lock is still there goes on.
-	again, _, err := d.load(ctx)
-	if err != nil {
-		return err
-	}
-	if l := again.Lock; l == nil || l.Host != d.host || l.PID != d.pid {
-		return &LockedError{Lock: l}
-	}
-	return nil
+	return d.takeOver(ctx, st)
 }
 
 func describe(r *Release) string {

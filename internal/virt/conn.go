@@ -63,6 +63,7 @@ func DialWith(ctx context.Context, uri string, wrap func(net.Conn) net.Conn) (*C
 	c := &Conn{URI: uri, l: l, wrap: wrap}
 	err = c.call(ctx, "connect", func() error { return l.ConnectToURI(libvirt.RemoteURI(u)) })
 	if err != nil {
+		go l.Disconnect()
 		return nil, &ConnectError{URI: uri, Err: err}
 	}
 	return c, nil
@@ -204,7 +205,9 @@ func (c *Conn) callWithin(ctx context.Context, bound time.Duration, op string, f
 	}
 	// No libvirt call of ostal's takes minutes, but one whose answer never
 	// comes (a stuck daemon, a dead link without a reset) would otherwise
-	// hang the command for good.
+	// hang the command for good: past the bound, the link is taken for
+	// dead and closed.
+	parent := ctx
 	if _, ok := ctx.Deadline(); !ok && bound > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, bound)
@@ -219,7 +222,13 @@ func (c *Conn) callWithin(ctx context.Context, bound time.Duration, op string, f
 		}
 		return nil
 	case <-ctx.Done():
-		c.l.Disconnect()
+		// The caller gave up on this call: it is abandoned (its answer, if
+		// any, is dropped) but the connection stays for what comes next, a
+		// rollback for one. Only a call past ostal's own bound closes it,
+		// in the background: go-libvirt's goodbye waits for an answer too.
+		if parent.Err() == nil {
+			go c.l.Disconnect()
+		}
 		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
 }

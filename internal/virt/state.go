@@ -61,13 +61,21 @@ func (c *Conn) SetMetadata(ctx context.Context, name, ns, key, inner string) err
 	if running {
 		flags |= libvirt.DomainAffectLive
 	}
-	return c.call(ctx, fmt.Sprintf("write %s metadata of domain %q", ns, name), func() error {
-		d, err := c.domain(name)
-		if err != nil {
-			return err
-		}
-		return c.l.DomainSetMetadata(d, int32(libvirt.DomainMetadataElement), libvirt.OptString{inner}, libvirt.OptString{key}, libvirt.OptString{ns}, flags)
-	})
+	set := func(flags libvirt.DomainModificationImpact) error {
+		return c.call(ctx, fmt.Sprintf("write %s metadata of domain %q", ns, name), func() error {
+			d, err := c.domain(name)
+			if err != nil {
+				return err
+			}
+			return c.l.DomainSetMetadata(d, int32(libvirt.DomainMetadataElement), libvirt.OptString{inner}, libvirt.OptString{key}, libvirt.OptString{ns}, flags)
+		})
+	}
+	err = set(flags)
+	if running && hasCode(err, libvirt.ErrOperationInvalid) {
+		// It stopped between the two calls: the definition is what counts.
+		err = set(libvirt.DomainAffectConfig)
+	}
+	return err
 }
 
 // Snapshot takes an internal snapshot of every disk of a stopped domain:
