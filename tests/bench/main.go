@@ -31,7 +31,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *only != "boot" {
+	if *only == "" || *only == "build" {
 		if err := run(ctx, *specPath, *runs, !*noMkosi); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
