@@ -45,7 +45,7 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 		return nil, err
 	}
 	if complete {
-		res.Already = true
+		res.Already, res.Seconds = true, time.Since(start).Seconds()
 		d.say("image %s is already in pool %s: nothing to send", Short(img.Digest), d.Env.Pool)
 		return res, nil
 	}
