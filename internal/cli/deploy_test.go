@@ -1,8 +1,6 @@
-package cli_test
+package cli
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,21 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ostal/ostal/deploy"
-	"github.com/ostal/ostal/internal/cli"
 )
-
-type deployRun struct {
-	code           int
-	stdout, stderr string
-}
-
-func runOstal(t *testing.T, args ...string) deployRun {
-	t.Helper()
-	t.Setenv("OSTAL_CACHE", filepath.Join(t.TempDir(), "cache"))
-	var out, errOut bytes.Buffer
-	code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &errOut)
-	return deployRun{code, out.String(), errOut.String()}
-}
 
 // minimalEnv is a valid user-mode environment, like local.yaml.
 const minimalEnv = `uri: qemu:///system
@@ -76,7 +60,7 @@ func TestDeployUsage(t *testing.T) {
 		{"help", []string{"deploy", "help"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runOstal(t, tc.args...)
+			r := run(t, tc.args...)
 			assert.Equal(t, tc.code, r.code, r.stderr)
 			assert.Contains(t, r.stdout, "Usage: ostal deploy <command> ENV")
 			for _, c := range deploySubcommands {
@@ -89,7 +73,7 @@ func TestDeployUsage(t *testing.T) {
 func TestDeploySubcommandHelp(t *testing.T) {
 	for _, c := range deploySubcommands {
 		t.Run(c, func(t *testing.T) {
-			r := runOstal(t, "deploy", c, "--help")
+			r := run(t, "deploy", c, "--help")
 			assert.Equal(t, 0, r.code, r.stderr)
 			assert.Contains(t, r.stdout, "Usage: ostal deploy "+c)
 			assert.Contains(t, r.stdout, "Examples:")
@@ -99,7 +83,7 @@ func TestDeploySubcommandHelp(t *testing.T) {
 }
 
 func TestDeploySwapHelp(t *testing.T) {
-	r := runOstal(t, "deploy", "swap", "--help")
+	r := run(t, "deploy", "swap", "--help")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Examples")
 	assert.Contains(t, r.stdout, "--in-window")
@@ -108,7 +92,7 @@ func TestDeploySwapHelp(t *testing.T) {
 }
 
 func TestDeployUnknownSubcommand(t *testing.T) {
-	r := runOstal(t, "deploy", "nosuch")
+	r := run(t, "deploy", "nosuch")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown command "nosuch"`)
 	assert.Contains(t, r.stderr, "push, swap, rollback, status, history, gc")
@@ -125,14 +109,14 @@ func TestDeployUsageErrors(t *testing.T) {
 		{"bad flag value", []string{"deploy", "gc", "local", "--keep", "two"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runOstal(t, tc.args...)
+			r := run(t, tc.args...)
 			assert.Equal(t, 2, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 		})
 	}
 }
 
 func TestDeployStatusMissingFile(t *testing.T) {
-	r := runOstal(t, "deploy", "status", "/nonexistent/env.yaml")
+	r := run(t, "deploy", "status", "/nonexistent/env.yaml")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "/nonexistent/env.yaml")
 	assert.Contains(t, r.stderr, "no such file")
@@ -143,7 +127,7 @@ func TestDeployStatusUnknownNameListsEnvironments(t *testing.T) {
 	inRepo(t, map[string]string{"a.yaml": minimalEnv, "b.yaml": minimalEnv})
 	_, err := deploy.LoadEnvironment("a")
 	require.NoError(t, err, "the environments listed are valid ones")
-	r := runOstal(t, "deploy", "status", "nosuchname")
+	r := run(t, "deploy", "status", "nosuchname")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "nosuchname")
 	assert.Contains(t, r.stderr, "environments are a, b")
@@ -151,7 +135,7 @@ func TestDeployStatusUnknownNameListsEnvironments(t *testing.T) {
 
 func TestDeployStatusOutsideTheRepository(t *testing.T) {
 	t.Chdir(t.TempDir())
-	r := runOstal(t, "deploy", "status", "tetaneutral")
+	r := run(t, "deploy", "status", "tetaneutral")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "there is no deploy/environments here")
 }
@@ -171,7 +155,7 @@ func TestDeployBadEnvironmentField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := inRepo(t, map[string]string{"a.yaml": bad})
 			for _, sub := range []string{"status", "push", "swap", "gc"} {
-				r := runOstal(t, "deploy", sub, tc.arg(dir))
+				r := run(t, "deploy", sub, tc.arg(dir))
 				assert.Equal(t, 1, r.code, sub)
 				assert.Contains(t, r.stderr, tc.file(dir), sub)
 				assert.Contains(t, r.stderr, "accel", sub)
@@ -186,7 +170,7 @@ func TestDeployBadEnvironmentField(t *testing.T) {
 func TestDeploySwapNeedsTheDeployerKey(t *testing.T) {
 	inRepo(t, map[string]string{"a.yaml": minimalEnv})
 	for _, sub := range []string{"swap", "rollback"} {
-		r := runOstal(t, "deploy", sub, "a", "--now")
+		r := run(t, "deploy", sub, "a", "--now")
 		assert.Equal(t, 1, r.code, sub)
 		assert.Contains(t, r.stderr, "health.ssh_key: not set", sub)
 		assert.NotContains(t, r.stderr, "libvirt", sub)

@@ -112,11 +112,7 @@ func (c *Conn) Snapshot(ctx context.Context, domain, name, description string, d
 // HasSnapshot reports whether the domain has the named snapshot.
 func (c *Conn) HasSnapshot(ctx context.Context, domain, name string) (bool, error) {
 	err := c.call(ctx, fmt.Sprintf("look up snapshot %q of domain %q", name, domain), func() error {
-		d, err := c.domain(domain)
-		if err != nil {
-			return err
-		}
-		_, err = c.l.DomainSnapshotLookupByName(d, name, 0)
+		_, err := c.snapshot(domain, name)
 		return err
 	})
 	if hasCode(err, libvirt.ErrNoDomainSnapshot) {
@@ -129,11 +125,7 @@ func (c *Conn) HasSnapshot(ctx context.Context, domain, name string) (bool, erro
 // they were when the snapshot was taken.
 func (c *Conn) RevertSnapshot(ctx context.Context, domain, name string) error {
 	return c.call(ctx, fmt.Sprintf("revert domain %q to snapshot %q", domain, name), func() error {
-		d, err := c.domain(domain)
-		if err != nil {
-			return err
-		}
-		snap, err := c.l.DomainSnapshotLookupByName(d, name, 0)
+		snap, err := c.snapshot(domain, name)
 		if err != nil {
 			return err
 		}
@@ -144,11 +136,7 @@ func (c *Conn) RevertSnapshot(ctx context.Context, domain, name string) error {
 // DeleteSnapshot removes a snapshot; a missing one is no error.
 func (c *Conn) DeleteSnapshot(ctx context.Context, domain, name string) error {
 	err := c.call(ctx, fmt.Sprintf("delete snapshot %q of domain %q", name, domain), func() error {
-		d, err := c.domain(domain)
-		if err != nil {
-			return err
-		}
-		snap, err := c.l.DomainSnapshotLookupByName(d, name, 0)
+		snap, err := c.snapshot(domain, name)
 		if err != nil {
 			return err
 		}
@@ -175,6 +163,14 @@ func (c *Conn) Snapshots(ctx context.Context, domain string) ([]string, error) {
 		return err
 	})
 	return names, err
+}
+
+func (c *Conn) snapshot(domain, name string) (libvirt.DomainSnapshot, error) {
+	d, err := c.domain(domain)
+	if err != nil {
+		return libvirt.DomainSnapshot{}, err
+	}
+	return c.l.DomainSnapshotLookupByName(d, name, 0)
 }
 
 func hasCode(err error, code libvirt.ErrorNumber) bool {
