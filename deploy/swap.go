@@ -68,7 +68,7 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	}
 	if sw, err := d.Recover(ctx, st); err != nil {
 		return nil, err
-	} else if sw != nil && sw.Result != "undone" && sw.To == to.Digest && sw.Result != "ok" {
+	} else if sw != nil && sw.To == to.Digest && (sw.Result == "rolled back" || sw.Result == "failed") {
 		// The interrupted swap was to this very image, and it was not
 		// healthy: trying again at once would only take the tools down
 		// again.

@@ -27,17 +27,7 @@ var (
 	imageDir string
 )
 
-func TestMain(m *testing.M) {
-	testutil.RequireRoot(m, "tests/boot")
-	dir, err := os.MkdirTemp("", "ostal-boot-images-")
-	if err != nil {
-		panic(err)
-	}
-	imageDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.MainWithImageDir(m, "tests/boot", &imageDir) }
 
 func buildImages(t *testing.T) {
 	t.Helper()

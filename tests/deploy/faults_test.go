@@ -115,9 +115,9 @@ func TestBadEnvironments(t *testing.T) {
 	cases := []struct{ name, uri, want string }{
 		{"no host", "qemu+ssh:///system", "uri"},
 		{"not libvirt", "vbox:///session", "uri"},
-		{"unreachable", "qemu+ssh://root@127.0.0.1:1/system?keyfile=" + sshd.ClientKey + "&known_hosts=" + sshd.KnownHosts, "cannot connect"},
+		{"unreachable", "qemu+ssh://root@127.0.0.1:1/system?keyfile=" + sshd.ClientKey + "&known_hosts=" + sshd.KnownHosts, "connection refused"},
 		{"bad credentials", sshd.URI(stranger), "unable to authenticate"},
-		{"unknown host key", "qemu+ssh://root@127.0.0.1:" + itoa(sshd.Port) + "/system?keyfile=" + sshd.ClientKey + "&known_hosts=" + filepath.Join(dir, "empty"), "known_hosts"},
+		{"unknown host key", "qemu+ssh://root@127.0.0.1:" + itoa(sshd.Port) + "/system?keyfile=" + sshd.ClientKey + "&known_hosts=" + filepath.Join(dir, "empty"), "key is unknown"},
 	}
 	os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600)
 	for _, c := range cases {

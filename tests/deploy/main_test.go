@@ -43,17 +43,7 @@ const (
 
 var imageDir string
 
-func TestMain(m *testing.M) {
-	testutil.RequireRoot(m, "tests/deploy")
-	dir, err := os.MkdirTemp("", "ostal-deploy-images-")
-	if err != nil {
-		panic(err)
-	}
-	imageDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testutil.MainWithImageDir(m, "tests/deploy", &imageDir) }
 
 // images are built once per test binary: the deploy image, a rebuild of
 // it with one more file (another digest), one whose DNS server never

@@ -41,6 +41,20 @@ func RequireRoot(m *testing.M, what string) {
 	}
 }
 
+// MainWithImageDir runs a test binary that needs root, with a temporary
+// folder for the images its tests build, removed at the end.
+func MainWithImageDir(m *testing.M, what string, imageDir *string) {
+	RequireRoot(m, what)
+	dir, err := os.MkdirTemp("", "ostal-"+filepath.Base(what)+"-images-")
+	if err != nil {
+		panic(err)
+	}
+	*imageDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Ostal runs the CLI in-process and returns exit code, stdout and stderr.
 func Ostal(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
