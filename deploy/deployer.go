@@ -28,7 +28,7 @@ type Options struct {
 	WrapConn func(net.Conn) net.Conn
 	// StopAfter, when it names a step, makes the deployer exit right after
 	// that step as if killed: the tests' way to interrupt a swap anywhere.
-	StopAfter string
+	StopAfter Step
 	// Exit is how StopAfter exits; os.Exit when nil.
 	Exit func(code int)
 }
@@ -93,7 +93,7 @@ func (d *Deployer) say(format string, args ...any) {
 }
 
 // stopHook ends the process after the named step when the test hook asks.
-func (d *Deployer) stopHook(step string) {
+func (d *Deployer) stopHook(step Step) {
 	if d.opts.StopAfter != step {
 		return
 	}

@@ -27,7 +27,7 @@ func (d *Deployer) commit(ctx context.Context, st *State) (*Swap, error) {
 		return nil, err
 	}
 	j := st.Journal
-	sw := d.historyLine(j, "ok", "")
+	sw := d.historyLine(j, ResultOK, "")
 	err := d.record(ctx, st, func(s *State) {
 		to := j.To
 		to.Since = time.Now().UTC()
@@ -73,7 +73,7 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 			return nil, err
 		}
 	}
-	d.stopHook("rollback-data")
+	d.stopHook(StepRollbackData)
 	if err := d.define(ctx, st, *j.From); err != nil {
 		return nil, fmt.Errorf("roll back: %w", err)
 	}
@@ -85,7 +85,7 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 	if err := d.waitHealthy(ctx, st, *j.From); err != nil {
 		detail += "; the previous image is not healthy either: " + err.Error()
 	}
-	sw := d.historyLine(j, "rolled back", detail)
+	sw := d.historyLine(j, ResultRolledBack, detail)
 	if err := d.record(ctx, st, func(s *State) {
 		s.History = append(s.History, sw)
 		s.Journal, s.Lock = nil, nil
@@ -149,7 +149,7 @@ func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 			d.say("warning: %v", err)
 		}
 	}
-	sw := d.historyLine(j, "undone", reason.Error())
+	sw := d.historyLine(j, ResultUndone, reason.Error())
 	if err := d.record(ctx, st, func(s *State) {
 		s.History = append(s.History, sw)
 		s.Journal, s.Lock = nil, nil
@@ -163,7 +163,7 @@ func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 // nothing to go back to, so the guest is left running for an admin.
 func (d *Deployer) failFirst(ctx context.Context, st *State, reason error) (*Swap, error) {
 	j := st.Journal
-	sw := d.historyLine(j, "failed", reason.Error())
+	sw := d.historyLine(j, ResultFailed, reason.Error())
 	err := d.record(ctx, st, func(s *State) {
 		s.History = append(s.History, sw)
 		s.Journal, s.Lock = nil, nil
@@ -172,7 +172,7 @@ func (d *Deployer) failFirst(ctx context.Context, st *State, reason error) (*Swa
 		"the guest is left as it is, for you to look at (ostal deploy status %s): %w", d.Env.Domain, d.Env.Name, reason), err)
 }
 
-func (d *Deployer) historyLine(j *Journal, result, detail string) Swap {
+func (d *Deployer) historyLine(j *Journal, result Result, detail string) Swap {
 	who := j.Who
 	if who == "" {
 		who = d.who

@@ -29,7 +29,7 @@ func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
 	}
 	if sw, err := d.Recover(ctx, st); err != nil {
 		return nil, err
-	} else if sw != nil && sw.Result != "undone" {
+	} else if sw != nil && sw.Result != ResultUndone {
 		// Finishing it changed what "previous" means: say so, do no more.
 		return sw, fmt.Errorf("an interrupted swap, %s, was finished first: %s; %s now runs %s. Run the rollback again if you still want the image before it",
 			sw.ID, sw.Result, d.Env.Domain, describe(st.Current))

@@ -66,7 +66,7 @@ type Lock struct {
 type Journal struct {
 	ID       string    `xml:"id,attr" json:"id"`
 	Who      string    `xml:"who,attr" json:"who"` // who asked for the swap`
-	Step     string    `xml:"step,attr" json:"step"`
+	Step     Step      `xml:"step,attr" json:"step"`
 	Started  time.Time `xml:"started,attr" json:"started"`
 	Stopped  time.Time `xml:"stopped,attr,omitempty" json:"stopped,omitempty"` // when the guest went down
 	Snapshot string    `xml:"snapshot,attr,omitempty" json:"snapshot,omitempty"`
@@ -83,6 +83,20 @@ type Journal struct {
 	Rollback string `xml:"rollback,omitempty" json:"rollback,omitempty"`
 }
 
+// Result is how a swap ended, as its history line says. The values are
+// those of the records already written into domains' metadata: never
+// change one.
+type Result string
+
+const (
+	ResultOK         Result = "ok"
+	ResultRolledBack Result = "rolled back"
+	// ResultUndone: interrupted, or failed, before the guest stopped.
+	ResultUndone Result = "undone"
+	// ResultFailed: a first deployment that is not healthy.
+	ResultFailed Result = "failed"
+)
+
 // Swap is one line of history.
 type Swap struct {
 	ID       string    `xml:"id,attr" json:"id"`
@@ -91,11 +105,9 @@ type Swap struct {
 	Finished time.Time `xml:"finished,attr" json:"finished"`
 	From     string    `xml:"from,attr,omitempty" json:"from,omitempty"` // digest
 	To       string    `xml:"to,attr" json:"to"`
-	// Result is "ok", "rolled back", "undone" (interrupted before the
-	// guest stopped) or "failed" (a first deployment that is not healthy).
-	Result   string  `xml:"result,attr" json:"result"`
-	Downtime float64 `xml:"downtime,attr" json:"downtime_seconds"`
-	Detail   string  `xml:",chardata" json:"detail,omitempty"`
+	Result   Result    `xml:"result,attr" json:"result"`
+	Downtime float64   `xml:"downtime,attr" json:"downtime_seconds"`
+	Detail   string    `xml:",chardata" json:"detail,omitempty"`
 }
 
 func parseState(inner string) (*State, error) {

@@ -23,7 +23,7 @@ func TestStateRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.Current, back.Current)
 	assert.Equal(t, s.Lock, back.Lock)
-	assert.Equal(t, "stop", back.Journal.Step)
+	assert.EqualValues(t, "stop", back.Journal.Step)
 	assert.Equal(t, s.History, back.History)
 
 	empty, err := parseState("")
@@ -31,4 +31,27 @@ func TestStateRoundTrip(t *testing.T) {
 	assert.Nil(t, empty.Current)
 	_, err = parseState("<deploy")
 	assert.ErrorContains(t, err, "not readable")
+}
+
+// The steps and results are written into domains' metadata: a record
+// written by an earlier ostal must still parse, and these values never
+// change.
+func TestStepsAndResultsKeepTheirRecordedValues(t *testing.T) {
+	for c, want := range map[Step]string{StepLock: "lock", StepOverlay: "overlay", StepStop: "stop", StepSnapshot: "snapshot",
+		StepDefine: "define", StepStart: "start", StepHealth: "health", StepCommit: "commit", StepRollback: "rollback"} {
+		assert.Equal(t, want, string(c))
+	}
+	for c, want := range map[Result]string{ResultOK: "ok", ResultRolledBack: "rolled back", ResultUndone: "undone", ResultFailed: "failed"} {
+		assert.Equal(t, want, string(c))
+	}
+	old := `<deploy xmlns="` + MetadataNS + `"><journal id="s2" who="ana@laptop" step="rollback" started="2026-11-25T03:00:00Z"><to digest="cd" volume="" overlay="" name="" size="0" since="0001-01-01T00:00:00Z"></to></journal>` +
+		`<history><swap id="s1" who="ana@laptop" started="2026-11-25T03:00:00Z" finished="2026-11-25T03:02:00Z" to="ab" result="rolled back" downtime="61.5">dns</swap></history></deploy>`
+	st, err := parseState(old)
+	require.NoError(t, err)
+	assert.Equal(t, StepRollback, st.Journal.Step)
+	assert.Equal(t, ResultRolledBack, st.History[0].Result)
+	x, err := st.xml()
+	require.NoError(t, err)
+	assert.Contains(t, x, `step="rollback"`)
+	assert.Contains(t, x, `result="rolled back"`)
 }

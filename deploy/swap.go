@@ -10,22 +10,32 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// Step is a step of a swap, as its journal names it. The values are
+// those of the records already written into domains' metadata: never
+// change one.
+type Step string
+
 // The steps of a swap, in order. The journal names the step begun last,
 // which is all the next run needs to finish or undo it.
 const (
-	StepLock     = "lock"
-	StepOverlay  = "overlay"
-	StepStop     = "stop"
-	StepSnapshot = "snapshot"
-	StepDefine   = "define"
-	StepStart    = "start"
-	StepHealth   = "health"
-	StepCommit   = "commit"
-	StepRollback = "rollback"
+	StepLock     Step = "lock"
+	StepOverlay  Step = "overlay"
+	StepStop     Step = "stop"
+	StepSnapshot Step = "snapshot"
+	StepDefine   Step = "define"
+	StepStart    Step = "start"
+	StepHealth   Step = "health"
+	StepCommit   Step = "commit"
+	StepRollback Step = "rollback"
+	// StepRollbackData is no journal step, only a point Options.StopAfter
+	// can name: a rollback that has put the data back, before the
+	// previous image starts again.
+	StepRollbackData Step = "rollback-data"
 )
 
-// Steps lists them, for the tests that stop after each.
-var Steps = []string{StepLock, StepOverlay, StepStop, StepSnapshot, StepDefine, StepStart, StepHealth, StepRollback}
+// Steps are the steps a swap runs before it commits, in order: each is
+// one Options.StopAfter can name.
+var Steps = []Step{StepLock, StepOverlay, StepStop, StepSnapshot, StepDefine, StepStart, StepHealth}
 
 // Mode says when a swap may take the cooperative's tools down.
 type Mode int
@@ -68,7 +78,7 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	}
 	if sw, err := d.Recover(ctx, st); err != nil {
 		return nil, err
-	} else if sw != nil && sw.To == to.Digest && (sw.Result == "rolled back" || sw.Result == "failed") {
+	} else if sw != nil && sw.To == to.Digest && (sw.Result == ResultRolledBack || sw.Result == ResultFailed) {
 		// The interrupted swap was to this very image, and it was not
 		// healthy: trying again at once would only take the tools down
 		// again.
@@ -109,10 +119,10 @@ func (d *Deployer) swapTo(ctx context.Context, st *State, to Release, reuseOverl
 // resume runs a locked swap from step on. Every step can be run again,
 // so a swap interrupted anywhere is finished by running it from the
 // step its journal names.
-func (d *Deployer) resume(ctx context.Context, st *State, from string) (*Swap, error) {
+func (d *Deployer) resume(ctx context.Context, st *State, from Step) (*Swap, error) {
 	j := st.Journal
 	steps := []struct {
-		name string
+		name Step
 		do   func() error
 	}{
 		{StepOverlay, func() error { return d.ensureOverlay(ctx, j.To, j.Reuse) }},
@@ -187,7 +197,7 @@ func CanSwap(env *Environment) error {
 func (d *Deployer) preflight() error { return CanSwap(d.Env) }
 
 // begin records that a step starts, before it does anything.
-func (d *Deployer) begin(ctx context.Context, st *State, step string) error {
+func (d *Deployer) begin(ctx context.Context, st *State, step Step) error {
 	return d.record(ctx, st, func(s *State) {
 		s.Journal.Step = step
 		if step == StepStop && s.Journal.Stopped.IsZero() {

@@ -108,7 +108,7 @@ func (c *deployCmd) connect(ctx context.Context, args []string) (*deploy.Deploye
 			return nil, nil, err
 		}
 	}
-	d, err := deploy.Connect(ctx, e, deploy.Options{Out: c.env.Stderr, StopAfter: c.env.Settings.GetString("test_stop_after")})
+	d, err := deploy.Connect(ctx, e, deploy.Options{Out: c.env.Stderr, StopAfter: deploy.Step(c.env.Settings.GetString("test_stop_after"))})
 	if err != nil {
 		return nil, nil, err
 	}

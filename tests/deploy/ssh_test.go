@@ -27,9 +27,9 @@ func TestSwapThroughSSHConvergesAfterEachStep(t *testing.T) {
 	mustOstal(t, "deploy", "swap", env, images.good, "--now")
 	mustGuestRun(t, e, "echo kept > /srv/data/marker")
 
-	for _, step := range []string{deploy.StepLock, deploy.StepOverlay, deploy.StepStop, deploy.StepSnapshot,
+	for _, step := range []deploy.Step{deploy.StepLock, deploy.StepOverlay, deploy.StepStop, deploy.StepSnapshot,
 		deploy.StepDefine, deploy.StepStart, deploy.StepHealth} {
-		stoppedAfter(t, bin, step, env, images.next, "--now")
+		stoppedAfter(t, bin, string(step), env, images.next, "--now")
 		if s := status(t, env); s.Swapping == nil || s.Swapping.Step != step || s.Current.Digest != digestOf(t, images.good) {
 			t.Fatalf("stopped after %s, the record says %+v", step, s)
 		}
@@ -51,7 +51,7 @@ func TestSwapThroughSSHConvergesAfterEachStep(t *testing.T) {
 	h := history(t, env)
 	var results []string
 	for _, sw := range h {
-		results = append(results, sw.Result)
+		results = append(results, string(sw.Result))
 	}
 	// Stopped before the guest was, a swap is undone and the next run
 	// starts its own; stopped after, it is finished.

@@ -82,7 +82,7 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	h := history(t, env)
 	var results []string
 	for _, sw := range h {
-		results = append(results, sw.Result)
+		results = append(results, string(sw.Result))
 	}
 	if strings.Join(results, ",") != "ok,ok,rolled back" {
 		t.Errorf("history: %v", results)
