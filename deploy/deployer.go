@@ -36,34 +36,40 @@ type Options struct {
 // Deployer is one connection to one environment's libvirt.
 type Deployer struct {
 	Env  *Environment
-	conn *virt.Conn
-	pool libvirt.StoragePool
+	host Host
 	opts Options
 	who  string
-	host string
-	pid  int
+	// hostname and pid are this run's, as a lock names them.
+	hostname string
+	pid      int
 	// machine and token identify this run in a lock.
 	machine, token string
 	// mu orders the writes of the record: the steps' and the heartbeat's.
 	mu sync.Mutex
+
+	// health waits until the guest running rel is healthy, within the
+	// environment's health timeout: waitHealthy, through SSH.
+	health func(ctx context.Context, st *State, rel Release) error
+	clock  clock
+	// alive tells whether a process of this machine still runs.
+	alive func(pid int) bool
+	// beatEvery is how often a swap renews its lock.
+	beatEvery time.Duration
 }
 
 // Connect reaches the environment's libvirt and its pool.
 func Connect(ctx context.Context, env *Environment, o Options) (*Deployer, error) {
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := virt.DialWith(dctx, env.URI, o.WrapConn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: uri: %w", env.Path, err)
 	}
-	d := &Deployer{Env: env, conn: conn, opts: o}
+	var pool libvirt.StoragePool
 	if env.PoolPath != "" {
-		d.pool, err = conn.EnsurePool(ctx, env.Pool, env.PoolPath)
+		pool, err = conn.EnsurePool(ctx, env.Pool, env.PoolPath)
 	} else {
-		d.pool, err = conn.LookupPool(ctx, env.Pool)
+		pool, err = conn.LookupPool(ctx, env.Pool)
 	}
 	if virt.IsNotFound(err) {
 		err = fmt.Errorf("%s: pool: there is no storage pool %q on %s; name an existing pool (virsh pool-list), or set pool_path to let ostal create it", env.Path, env.Pool, env.URI)
@@ -72,21 +78,33 @@ func Connect(ctx context.Context, env *Environment, o Options) (*Deployer, error
 		conn.Close()
 		return nil, err
 	}
-	d.host, _ = os.Hostname()
+	d := newDeployer(env, virtHost{Conn: conn, pool: pool}, o)
+	d.hostname, _ = os.Hostname()
 	d.pid = os.Getpid()
 	if b, err := os.ReadFile("/etc/machine-id"); err == nil {
 		d.machine = strings.TrimSpace(string(b))
 	}
-	d.token = newSwapID()
-	d.who = d.host
+	d.who = d.hostname
 	if u, err := user.Current(); err == nil {
-		d.who = u.Username + "@" + d.host
+		d.who = u.Username + "@" + d.hostname
 	}
 	return d, nil
 }
 
+// newDeployer is a deployer on host, with the real health wait, clock
+// and process table.
+func newDeployer(env *Environment, host Host, o Options) *Deployer {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	d := &Deployer{Env: env, host: host, opts: o, clock: realClock{}, alive: processAlive, beatEvery: beatEvery}
+	d.health = d.waitHealthy
+	d.token = newSwapID(d.clock.Now())
+	return d
+}
+
 // Close ends the connection.
-func (d *Deployer) Close() error { return d.conn.Close() }
+func (d *Deployer) Close() error { return d.host.Close() }
 
 func (d *Deployer) say(format string, args ...any) {
 	fmt.Fprintf(d.opts.Out, format+"\n", args...)
@@ -104,3 +122,6 @@ func (d *Deployer) stopHook(step Step) {
 	}
 	exit(3)
 }
+
+// since is how long ago t was, by the deployer's clock.
+func (d *Deployer) since(t time.Time) time.Duration { return d.clock.Now().Sub(t) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // RolledBackError is a swap that ended with the previous image back.
@@ -30,7 +29,7 @@ func (d *Deployer) commit(ctx context.Context, st *State) (*Swap, error) {
 	sw := d.historyLine(j, ResultOK, "")
 	err := d.record(ctx, st, func(s *State) {
 		to := j.To
-		to.Since = time.Now().UTC()
+		to.Since = d.clock.Now().UTC()
 		if s.Current != nil && s.Current.Digest != to.Digest {
 			s.Previous = s.Current
 		}
@@ -66,7 +65,7 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 	// The disks are reverted once: a rollback run again after the old
 	// image started must not throw away what it has written since.
 	if !j.Reverted {
-		if err := d.conn.Destroy(ctx, d.Env.Domain); err != nil {
+		if err := d.host.Destroy(ctx, d.Env.Domain); err != nil {
 			return nil, fmt.Errorf("roll back: %w", err)
 		}
 		if err := d.revert(ctx, st); err != nil {
@@ -82,7 +81,7 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 		return nil, fmt.Errorf("roll back: %w", err)
 	}
 	detail := j.Rollback
-	if err := d.waitHealthy(ctx, st, *j.From); err != nil {
+	if err := d.health(ctx, st, *j.From); err != nil {
 		detail += "; the previous image is not healthy either: " + err.Error()
 	}
 	sw := d.historyLine(j, ResultRolledBack, detail)
@@ -109,13 +108,13 @@ func (d *Deployer) revert(ctx context.Context, st *State) error {
 	has := false
 	if j.Snapshot != "" {
 		var err error
-		if has, err = d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
+		if has, err = d.host.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
 	}
 	switch {
 	case has:
-		if err := d.conn.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
+		if err := d.host.RevertSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil {
 			return fmt.Errorf("roll back the data: %w", err)
 		}
 		d.say("the data volumes are back as they were when the guest stopped")
@@ -145,7 +144,7 @@ func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 	ctx = context.WithoutCancel(ctx)
 	j := st.Journal
 	if !j.Reuse {
-		if err := d.conn.DeleteVolume(ctx, d.pool, j.To.Overlay); err != nil {
+		if err := d.host.DeleteVolume(ctx, j.To.Overlay); err != nil {
 			d.say("warning: %v", err)
 		}
 	}
@@ -177,12 +176,12 @@ func (d *Deployer) historyLine(j *Journal, result Result, detail string) Swap {
 	if who == "" {
 		who = d.who
 	}
-	sw := Swap{ID: j.ID, Who: who, Started: j.Started, Finished: time.Now().UTC(), To: j.To.Digest, Result: result, Detail: detail}
+	sw := Swap{ID: j.ID, Who: who, Started: j.Started, Finished: d.clock.Now().UTC(), To: j.To.Digest, Result: result, Detail: detail}
 	if j.From != nil {
 		sw.From = j.From.Digest
 	}
 	if !j.Stopped.IsZero() {
-		sw.Downtime = time.Since(j.Stopped).Seconds()
+		sw.Downtime = d.since(j.Stopped).Seconds()
 	}
 	return sw
 }

@@ -34,7 +34,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) erro
 	d.say("waiting up to %s for %s to be healthy", timeout, d.Env.Domain)
 	var lastErr error
 	for {
-		running, err := d.conn.Running(ctx, d.Env.Domain)
+		running, err := d.host.Running(ctx, d.Env.Domain)
 		if err == nil && !running {
 			return fmt.Errorf("the guest stopped %.0f s after it was started: the image does not boot (its console is in /var/log/libvirt/qemu/%s-serial.log on the host)",
 				time.Since(start).Seconds(), d.Env.Domain)

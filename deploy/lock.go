@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/ostal/ostal/internal/virt"
@@ -16,7 +15,11 @@ const staleAfter = 2 * time.Minute
 const beatEvery = 20 * time.Second
 
 // LockedError is a swap refused because another operator's is running.
-type LockedError struct{ Lock *Lock }
+type LockedError struct {
+	Lock *Lock
+	// at is when it was refused; now if zero.
+	at time.Time
+}
 
 func (e *LockedError) Error() string {
 	if e.Lock == nil {
@@ -25,7 +28,16 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s has been swapping this domain since %s (pid %d on %s, last sign of life %s ago); wait for it to finish. "+
 		"If that deployer is gone, its lock expires %s after its last sign of life and the next `ostal deploy` finishes or undoes its swap",
 		e.Lock.Who, e.Lock.Since.Local().Format("2006-01-02 15:04:05"), e.Lock.PID, e.Lock.Host,
-		time.Since(e.Lock.Beat).Round(time.Second), staleAfter)
+		e.age().Round(time.Second), staleAfter)
+}
+
+// age is how long ago the holder last showed a sign of life.
+func (e *LockedError) age() time.Duration {
+	at := e.at
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return at.Sub(e.Lock.Beat)
 }
 
 // holderAlive tells a live holder's lock from a dead one's: on this
@@ -34,17 +46,17 @@ func (e *LockedError) Error() string {
 // clocks may differ.
 func (d *Deployer) holderAlive(ctx context.Context, l *Lock) (bool, error) {
 	if l.Machine != "" && l.Machine == d.machine {
-		return l.PID != 0 && syscall.Kill(l.PID, 0) != syscall.ESRCH, nil
+		return l.PID != 0 && d.alive(l.PID), nil
 	}
-	if time.Since(l.Beat) < staleAfter {
+	if d.since(l.Beat) < staleAfter {
 		return true, nil
 	}
 	d.say("the lock of %s looks abandoned (last sign of life %s ago by this machine's clock); watching it for %s",
-		l.Who, time.Since(l.Beat).Round(time.Second), beatEvery+5*time.Second)
+		l.Who, d.since(l.Beat).Round(time.Second), d.beatEvery+5*time.Second)
 	select {
 	case <-ctx.Done():
 		return false, ctx.Err()
-	case <-time.After(beatEvery + 5*time.Second):
+	case <-d.clock.After(d.beatEvery + 5*time.Second):
 	}
 	again, _, err := d.load(ctx)
 	if err != nil {
@@ -64,7 +76,7 @@ func (d *Deployer) takeOver(ctx context.Context, st *State) error {
 		return err
 	}
 	if l := again.Lock; l == nil || l.Token != st.Lock.Token {
-		return &LockedError{Lock: l}
+		return &LockedError{Lock: l, at: d.clock.Now()}
 	}
 	return nil
 }
@@ -72,7 +84,7 @@ func (d *Deployer) takeOver(ctx context.Context, st *State) error {
 // load reads the domain's record; exists is false before the first
 // deployment.
 func (d *Deployer) load(ctx context.Context) (st *State, exists bool, err error) {
-	inner, err := d.conn.Metadata(ctx, d.Env.Domain, MetadataNS)
+	inner, err := d.host.Metadata(ctx, d.Env.Domain, MetadataNS)
 	if virt.IsNotFound(err) {
 		return &State{}, false, nil
 	}
@@ -99,33 +111,35 @@ func (d *Deployer) record(ctx context.Context, st *State, change func(*State)) e
 	// a journal that lags behind the domain is what makes a swap unsafe.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return d.conn.SetMetadata(wctx, d.Env.Domain, MetadataNS, metadataKey, x)
+	return d.host.SetMetadata(wctx, d.Env.Domain, MetadataNS, metadataKey, x)
 }
 
 // newLock is this deployer's lock, taken now.
 func (d *Deployer) newLock() *Lock {
-	now := time.Now().UTC()
-	return &Lock{Who: d.who, PID: d.pid, Host: d.host, Machine: d.machine, Token: d.token, Since: now, Beat: now}
+	now := d.clock.Now().UTC()
+	return &Lock{Who: d.who, PID: d.pid, Host: d.hostname, Machine: d.machine, Token: d.token, Since: now, Beat: now}
 }
 
 // heartbeat renews the lock until stop is called.
 func (d *Deployer) heartbeat(ctx context.Context, st *State) (stop func()) {
-	done := make(chan struct{})
+	done, ended := make(chan struct{}), make(chan struct{})
+	beats, stopTicker := d.clock.Ticker(d.beatEvery)
 	go func() {
-		t := time.NewTicker(beatEvery)
-		defer t.Stop()
+		defer close(ended)
+		defer stopTicker()
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case <-beats:
 				d.record(ctx, st, func(s *State) {
 					if s.Lock != nil {
-						s.Lock.Beat = time.Now().UTC()
+						s.Lock.Beat = d.clock.Now().UTC()
 					}
 				})
 			}
 		}
 	}()
-	return func() { close(done) }
+	// A beat under way is written before the swap goes on.
+	return func() { close(done); <-ended }
 }

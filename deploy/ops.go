@@ -66,7 +66,7 @@ func (d *Deployer) Status(ctx context.Context) (*Status, error) {
 		return s, err
 	}
 	s.Deployed, s.Current, s.Previous, s.Swapping, s.Lock = true, st.Current, st.Previous, st.Journal, st.Lock
-	if s.Running, err = d.conn.Running(ctx, d.Env.Domain); err != nil {
+	if s.Running, err = d.host.Running(ctx, d.Env.Domain); err != nil {
 		return s, err
 	}
 	if !s.Running || st.Current == nil {
@@ -116,7 +116,7 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 		return nil, fmt.Errorf("swap %s is half done (at step %s); gc removes nothing until it is finished: run `ostal deploy swap %s` "+
 			"(it finishes it first)", st.Journal.ID, st.Journal.Step, d.Env.Name)
 	}
-	names, err := d.conn.Volumes(ctx, d.pool)
+	names, err := d.host.Volumes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 	// Whatever the record says, the image under the domain's own disk
 	// stays (after a failed first deployment there is no current one).
 	inUse := ""
-	if def, err := d.conn.DefinedDomain(ctx, d.Env.Domain); err == nil && len(def.Devices.Disks) > 0 {
+	if def, err := d.host.DefinedDomain(ctx, d.Env.Domain); err == nil && len(def.Devices.Disks) > 0 {
 		inUse = filepath.Base(def.Devices.Disks[0].Source.File)
 	} else if err != nil && !virt.IsNotFound(err) {
 		return nil, err
@@ -172,7 +172,7 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 			continue
 		}
 		for _, v := range []string{overlayName(d.Env.Domain, digest), "sha256-" + digest + ".qcow2"} {
-			if err := d.conn.DeleteVolume(ctx, d.pool, v); err != nil {
+			if err := d.host.DeleteVolume(ctx, v); err != nil {
 				return res, err
 			}
 			res.Removed = append(res.Removed, v)
@@ -199,7 +199,7 @@ func (d *Deployer) Restart(ctx context.Context) (time.Duration, error) {
 	if err := d.start(ctx); err != nil {
 		return 0, err
 	}
-	if err := d.waitHealthy(ctx, st, *st.Current); err != nil {
+	if err := d.health(ctx, st, *st.Current); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil

@@ -51,7 +51,7 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 	}
 	if exists {
 		d.say("an earlier push of %s was interrupted: sending it again", Short(img.Digest))
-		if err := d.conn.DeleteVolume(ctx, d.pool, res.Volume); err != nil {
+		if err := d.host.DeleteVolume(ctx, res.Volume); err != nil {
 			return nil, err
 		}
 	}
@@ -68,18 +68,18 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 		return nil, err
 	}
 	body := withoutHeader(extents)
-	if _, err := d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: res.Volume,
+	if _, err := d.host.CreateVolume(ctx, virt.Volume{Name: res.Volume,
 		Capacity: virt.Capacity{Unit: "B", Value: uint64(img.Size)}, Allocation: &virt.Capacity{Unit: "B"},
 		Target: virt.VolumeTarget{Format: virt.Format{Type: "raw"}}}); err != nil {
 		return nil, err
 	}
 	p := newProgress(d.opts.Out, "upload", dataBytes(body)+headerLen)
-	err = d.conn.UploadExtents(ctx, d.pool, res.Volume, f, body, p.add)
+	err = d.host.UploadExtents(ctx, res.Volume, f, body, p.add)
 	if err == nil {
 		err = d.verify(ctx, res.Volume, f, img)
 	}
 	if err == nil {
-		err = d.conn.UploadExtents(ctx, d.pool, res.Volume, f, []virt.Extent{{Offset: 0, Length: headerLen}}, p.add)
+		err = d.host.UploadExtents(ctx, res.Volume, f, []virt.Extent{{Offset: 0, Length: headerLen}}, p.add)
 	}
 	p.finish()
 	if err != nil {
@@ -99,10 +99,10 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 // from an interrupted one.
 func (d *Deployer) complete(ctx context.Context, volume string) (complete, exists bool, err error) {
 	head := &bytes.Buffer{}
-	if _, err := d.conn.VolumePath(ctx, d.pool, volume); err != nil {
+	if _, err := d.host.VolumePath(ctx, volume); err != nil {
 		return false, false, ignoreNotFound(err)
 	}
-	err = d.conn.ReadVolume(ctx, d.Env.Pool, volume, func() io.Writer { head = &bytes.Buffer{}; return head }, 0, 4)
+	err = d.host.ReadVolume(ctx, volume, func() io.Writer { head = &bytes.Buffer{}; return head }, 0, 4)
 	if err != nil {
 		return false, true, err
 	}
@@ -119,7 +119,7 @@ func (d *Deployer) verify(ctx context.Context, volume string, f *os.File, img *I
 	}
 	var got hash.Hash
 	p := newProgress(d.opts.Out, "check ", img.Size)
-	err := d.conn.ReadVolume(ctx, d.Env.Pool, volume, func() io.Writer {
+	err := d.host.ReadVolume(ctx, volume, func() io.Writer {
 		// Each attempt hashes on its own: an abandoned one may still write.
 		h := sha256.New()
 		got = h
@@ -164,7 +164,7 @@ func dataBytes(extents []virt.Extent) int64 {
 
 // checkSpace refuses a push the pool cannot hold.
 func (d *Deployer) checkSpace(ctx context.Context, size uint64) error {
-	_, avail, err := d.conn.PoolSpace(ctx, d.pool)
+	_, avail, err := d.host.PoolSpace(ctx)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 		}
 		if alive {
 			if st.Journal != nil {
-				return nil, &LockedError{Lock: st.Lock}
+				return nil, &LockedError{Lock: st.Lock, at: d.clock.Now()}
 			}
 			return nil, nil
 		}
@@ -52,14 +52,14 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 		lastSign = st.Lock.Beat
 	}
 	d.say("swap %s by %s was interrupted at step %s (last sign of life %s ago): finishing it",
-		j.ID, lockHolder(st), j.Step, time.Since(lastSign).Round(time.Second))
+		j.ID, lockHolder(st), j.Step, d.since(lastSign).Round(time.Second))
 	if err := d.takeOver(ctx, st); err != nil {
 		return nil, err
 	}
 	stopBeat := d.heartbeat(ctx, st)
 	defer stopBeat()
 	interrupted := fmt.Errorf("swap %s was interrupted at step %s", j.ID, j.Step)
-	stale := time.Since(lastSign) > d.Env.Health.TimeoutDuration()
+	stale := d.since(lastSign) > d.Env.Health.TimeoutDuration()
 	var sw *Swap
 	var err error
 	switch {
@@ -90,12 +90,12 @@ func (d *Deployer) finishStale(ctx context.Context, st *State, lastSign time.Tim
 		if err := d.start(ctx); err != nil {
 			return nil, err
 		}
-		if err := d.waitHealthy(ctx, st, j.To); err == nil {
+		if err := d.health(ctx, st, j.To); err == nil {
 			return d.commit(ctx, st)
 		}
 	}
 	reason := fmt.Sprintf("swap %s was interrupted %s ago with the new image possibly serving since; not healthy now, "+
-		"so the previous image comes back, and the data written since is kept", j.ID, time.Since(lastSign).Round(time.Minute))
+		"so the previous image comes back, and the data written since is kept", j.ID, d.since(lastSign).Round(time.Minute))
 	if err := d.record(ctx, st, func(s *State) { s.Journal.KeepData, s.Journal.Rollback = true, reason }); err != nil {
 		return nil, err
 	}

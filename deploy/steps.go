@@ -16,37 +16,37 @@ import (
 const shutdownGrace = 2 * time.Minute
 
 func (d *Deployer) stopGuest(ctx context.Context) error {
-	running, err := d.conn.Running(ctx, d.Env.Domain)
+	running, err := d.host.Running(ctx, d.Env.Domain)
 	if err != nil || !running {
 		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, shutdownGrace)
 	defer cancel()
-	took, err := d.conn.Shutdown(sctx, d.Env.Domain)
+	took, err := d.host.Shutdown(sctx, d.Env.Domain)
 	if err == nil {
 		d.say("the guest stopped in %.1f s", took.Seconds())
 		return nil
 	}
 	d.say("the guest did not stop by itself (%v): cutting it off", err)
-	return d.conn.Destroy(ctx, d.Env.Domain)
+	return d.host.Destroy(ctx, d.Env.Domain)
 }
 
 // snapshot keeps every disk as it is now that the guest is stopped. Only
 // this newest snapshot is kept: older ones only grow the data volumes, and
 // libvirt deletes internal snapshots only while the guest is stopped.
 func (d *Deployer) snapshot(ctx context.Context, st *State) error {
-	names, err := d.conn.Snapshots(ctx, d.Env.Domain)
+	names, err := d.host.Snapshots(ctx, d.Env.Domain)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
 		if strings.HasPrefix(n, "ostal-") && n != st.Journal.Snapshot {
-			if err := d.conn.DeleteSnapshot(ctx, d.Env.Domain, n); err != nil {
+			if err := d.host.DeleteSnapshot(ctx, d.Env.Domain, n); err != nil {
 				d.say("warning: an old snapshot stays: %v", err)
 			}
 		}
 	}
-	def, err := d.conn.DefinedDomain(ctx, d.Env.Domain)
+	def, err := d.host.DefinedDomain(ctx, d.Env.Domain)
 	if err != nil {
 		return err
 	}
@@ -55,10 +55,10 @@ func (d *Deployer) snapshot(ctx context.Context, st *State) error {
 		devs = append(devs, disk.Target.Dev)
 	}
 	j := st.Journal
-	if has, err := d.conn.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil || has {
+	if has, err := d.host.HasSnapshot(ctx, d.Env.Domain, j.Snapshot); err != nil || has {
 		return err
 	}
-	return d.conn.Snapshot(ctx, d.Env.Domain, j.Snapshot, fmt.Sprintf("ostal: the disks before swap %s to %s", j.ID, Short(j.To.Digest)), devs)
+	return d.host.Snapshot(ctx, d.Env.Domain, j.Snapshot, fmt.Sprintf("ostal: the disks before swap %s to %s", j.ID, Short(j.To.Digest)), devs)
 }
 
 // define points the domain at a release's overlay with the environment's
@@ -66,18 +66,18 @@ func (d *Deployer) snapshot(ctx context.Context, st *State) error {
 func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
 	var dk disks
 	var err error
-	if dk.Overlay, err = d.conn.VolumePath(ctx, d.pool, rel.Overlay); err != nil {
+	if dk.Overlay, err = d.host.VolumePath(ctx, rel.Overlay); err != nil {
 		return err
 	}
 	for _, dv := range d.Env.DataVolumes {
-		p, err := d.conn.VolumePath(ctx, d.pool, d.Env.VolumeName(dv))
+		p, err := d.host.VolumePath(ctx, d.Env.VolumeName(dv))
 		if err != nil {
 			return err
 		}
 		dk.Data = append(dk.Data, p)
 	}
 	uuid := ""
-	if def, err := d.conn.DefinedDomain(ctx, d.Env.Domain); err == nil {
+	if def, err := d.host.DefinedDomain(ctx, d.Env.Domain); err == nil {
 		uuid = def.UUID
 	} else if !virt.IsNotFound(err) {
 		return err
@@ -96,28 +96,28 @@ func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
 	if err != nil {
 		return err
 	}
-	return d.conn.Define(ctx, domainXML(d.Env, uuid, dk, creds, x))
+	return d.host.Define(ctx, domainXML(d.Env, uuid, dk, creds, x))
 }
 
 // ensureOverlay makes the domain's writable layer on an image: a fresh
 // one for a new image (the root filesystem holds nothing to keep), the
 // old one when going back to an image.
 func (d *Deployer) ensureOverlay(ctx context.Context, rel Release, reuse bool) error {
-	if _, err := d.conn.VolumePath(ctx, d.pool, rel.Overlay); err == nil {
+	if _, err := d.host.VolumePath(ctx, rel.Overlay); err == nil {
 		if reuse {
 			return nil
 		}
-		if err := d.conn.DeleteVolume(ctx, d.pool, rel.Overlay); err != nil {
+		if err := d.host.DeleteVolume(ctx, rel.Overlay); err != nil {
 			return err
 		}
 	} else if !virt.IsNotFound(err) {
 		return err
 	}
-	base, err := d.conn.VolumePath(ctx, d.pool, rel.Volume)
+	base, err := d.host.VolumePath(ctx, rel.Volume)
 	if err != nil {
 		return fmt.Errorf("image %s is not in pool %q: %w; push it first (ostal deploy push %s)", Short(rel.Digest), d.Env.Pool, err, d.Env.Name)
 	}
-	_, err = d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: rel.Overlay, Capacity: virt.Capacity{Unit: "B", Value: rel.Size},
+	_, err = d.host.CreateVolume(ctx, virt.Volume{Name: rel.Overlay, Capacity: virt.Capacity{Unit: "B", Value: rel.Size},
 		Target:       virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"},
 		BackingStore: &virt.BackingStore{Path: base, Format: virt.Format{Type: "qcow2"}}})
 	return err
@@ -135,8 +135,8 @@ func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
 	}
 	// The definition carries the journal from the start: a first
 	// deployment interrupted anywhere is finished like any swap.
-	now := time.Now().UTC()
-	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(), Who: d.who, Step: StepDefine, Started: now, Stopped: now, To: to}}
+	now := d.clock.Now().UTC()
+	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(now), Who: d.who, Step: StepDefine, Started: now, Stopped: now, To: to}}
 	if err := d.define(ctx, st, to); err != nil {
 		return nil, err
 	}
@@ -154,9 +154,9 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 	for i, dv := range d.Env.DataVolumes {
 		want[dv.Name] = true
 		name := d.Env.VolumeName(dv)
-		capacity, _, err := d.conn.VolumeSize(ctx, d.pool, name)
+		capacity, _, err := d.host.VolumeSize(ctx, name)
 		if virt.IsNotFound(err) {
-			if _, err := d.conn.CreateVolume(ctx, d.pool, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
+			if _, err := d.host.CreateVolume(ctx, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
 				Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
 				return err
 			}
@@ -176,7 +176,7 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 				i, dv.Size, name, capacity>>20, capacity>>20))
 		}
 	}
-	def, err := d.conn.DefinedDomain(ctx, d.Env.Domain)
+	def, err := d.host.DefinedDomain(ctx, d.Env.Domain)
 	if err != nil && !virt.IsNotFound(err) {
 		return err
 	}
@@ -207,20 +207,20 @@ func (d *Deployer) waitWindow(ctx context.Context, mode Mode) error {
 	if err != nil {
 		return fmt.Errorf("%s: maintenance.window: %w", d.Env.Path, err)
 	}
-	now := time.Now()
+	now := d.clock.Now()
 	if w.Contains(now) {
 		return nil
 	}
 	start, _ := w.Next(now)
 	if mode == InWindowOnly {
 		return fmt.Errorf("it is outside the maintenance window (%s, %s), which opens in %s at %s; "+
-			"pass --in-window to wait for it, or --now to swap at once", w, loc, time.Until(start).Round(time.Minute), start.In(loc).Format("Mon 2006-01-02 15:04"))
+			"pass --in-window to wait for it, or --now to swap at once", w, loc, start.Sub(now).Round(time.Minute), start.In(loc).Format("Mon 2006-01-02 15:04"))
 	}
-	d.say("waiting %s for the maintenance window (%s, %s)", time.Until(start).Round(time.Minute), w, loc)
+	d.say("waiting %s for the maintenance window (%s, %s)", start.Sub(now).Round(time.Minute), w, loc)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(time.Until(start)):
+	case <-d.clock.After(start.Sub(now)):
 		return nil
 	}
 }

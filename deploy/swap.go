@@ -87,7 +87,7 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	}
 	same := st.Current != nil && st.Current.Digest == to.Digest
 	if same {
-		running, err := d.conn.Running(ctx, d.Env.Domain)
+		running, err := d.host.Running(ctx, d.Env.Domain)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +135,7 @@ func (d *Deployer) resume(ctx context.Context, st *State, from Step) (*Swap, err
 		}},
 		{StepDefine, func() error { return d.define(ctx, st, j.To) }},
 		{StepStart, func() error { return d.start(ctx) }},
-		{StepHealth, func() error { return d.waitHealthy(ctx, st, j.To) }},
+		{StepHealth, func() error { return d.health(ctx, st, j.To) }},
 	}
 	known := false
 	for _, s := range steps {
@@ -175,11 +175,11 @@ func (d *Deployer) giveUp(ctx context.Context, st *State, err error) (*Swap, err
 
 // start boots the domain unless it already runs.
 func (d *Deployer) start(ctx context.Context) error {
-	running, err := d.conn.Running(ctx, d.Env.Domain)
+	running, err := d.host.Running(ctx, d.Env.Domain)
 	if err != nil || running {
 		return err
 	}
-	return d.conn.Start(ctx, d.Env.Domain)
+	return d.host.Start(ctx, d.Env.Domain)
 }
 
 // CanSwap refuses, before anything is touched, a swap that could only
@@ -201,7 +201,7 @@ func (d *Deployer) begin(ctx context.Context, st *State, step Step) error {
 	return d.record(ctx, st, func(s *State) {
 		s.Journal.Step = step
 		if step == StepStop && s.Journal.Stopped.IsZero() {
-			s.Journal.Stopped = time.Now().UTC()
+			s.Journal.Stopped = d.clock.Now().UTC()
 		}
 		if step == StepSnapshot && s.Journal.Snapshot == "" {
 			s.Journal.Snapshot = "ostal-" + s.Journal.ID
@@ -217,10 +217,11 @@ func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) 
 			return err
 		}
 		if alive {
-			return &LockedError{Lock: st.Lock}
+			return &LockedError{Lock: st.Lock, at: d.clock.Now()}
 		}
 	}
-	j := &Journal{ID: newSwapID(), Who: d.who, Step: StepLock, Started: time.Now().UTC(), From: st.Current, To: to, Reuse: reuse}
+	now := d.clock.Now().UTC()
+	j := &Journal{ID: newSwapID(now), Who: d.who, Step: StepLock, Started: now, From: st.Current, To: to, Reuse: reuse}
 	if err := d.record(ctx, st, func(s *State) { s.Journal = j }); err != nil {
 		return err
 	}
@@ -236,8 +237,8 @@ func describe(r *Release) string {
 	return fmt.Sprintf("%s (%s)", Short(r.Digest), r.Name)
 }
 
-func newSwapID() string {
+func newSwapID(now time.Time) string {
 	b := make([]byte, 4)
 	rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
