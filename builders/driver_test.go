@@ -78,6 +78,15 @@ func TestExecDriverRunSuccess(t *testing.T) {
 	assert.Equal(t, "hello C.UTF-8 "+dir+"\nfrom stdin\nerr\n", out.String())
 }
 
+func TestExecDriverRunsWithDebiansPath(t *testing.T) {
+	// A builder's PATH (pyenv's shims first, say) must not reach the
+	// programs the build runs, nor the interpreters their scripts name.
+	t.Setenv("PATH", "/root/.pyenv/shims:"+os.Getenv("PATH"))
+	var out bytes.Buffer
+	require.NoError(t, (&ExecDriver{}).Run(context.Background(), Command{Name: "/bin/sh", Args: []string{"-c", `echo "$PATH"`}, Output: &out}))
+	assert.Equal(t, systemPath+"\n", out.String())
+}
+
 func TestExecDriverRunToolsEnvironment(t *testing.T) {
 	// A tools command must not see the host's locale or time zone. The
 	// tree's "loader" here is a shell script, so that it runs anywhere.
