@@ -18,7 +18,7 @@ import (
 
 // A keeper leaves a piece of one service's data on the machine, then
 // proves it is still there: the persistence check runs the keepers of the
-// machine's services before a reboot and a swap to another image, and
+// machine's services before a swap to another image (or a reboot), and
 // verifies after each. What it left is removed at the end.
 type keeper struct {
 	service string
