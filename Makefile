@@ -34,7 +34,10 @@ libvirtd: test-packages
 
 # Every test: fast unit tests, the build tests, the boot tests, the
 # deployer's tests, then the full image is built and boot-tested once.
-test: lint unit integration boottest deploytest imagetest
+# Each target's time is printed at the end (.ci/timed), pass or fail.
+TEST_TARGETS := lint unit integration boottest deploytest imagetest
+test:
+	@MAKE='$(MAKE)' ./.ci/timed $(TEST_TARGETS)
 
 unit:
 	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./deploy/... ./tests/checks/ ./tests/harness/
