@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -89,17 +88,6 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	}
 	if last := h[len(h)-1]; !strings.Contains(last.Detail, "dns") || last.Downtime <= 0 {
 		t.Errorf("the rollback's history line does not say why: %+v", last)
-	}
-
-	// A plan that would shrink the data volume is refused, nothing done.
-	shrunk := strings.Replace(readFile(t, env), "size: 512MiB", "size: 256MiB", 1)
-	os.WriteFile(env, []byte(shrunk), 0o644)
-	code, _, errOut = testutil.Ostal(t, "deploy", "swap", env, images.good, "--now")
-	if code != 1 || !strings.Contains(errOut, "data_volumes[0].size") || !strings.Contains(errOut, "never shrinks") {
-		t.Errorf("a swap shrinking the data volume: exit %d\n%s", code, errOut)
-	}
-	if s := status(t, env); !s.Healthy || s.Current.Digest != digestOf(t, images.next) {
-		t.Errorf("a refused swap changed the domain: %+v", s)
 	}
 }
 
