@@ -73,19 +73,12 @@ func (s *stepScrubTree) Run(_ context.Context, state multistep.StateBag) multist
 		return halt(state, err)
 	}
 	epoch := time.Unix(lock.SourceDateEpoch(), 0)
-	pyc, err := restampBytecode(root, epoch)
-	if err != nil {
-		return halt(state, err)
-	}
 	listing := filepath.Join(work, "files.txt")
 	if err := clampAndList(root, epoch, listing); err != nil {
 		return halt(state, err)
 	}
 	keyTreeList.put(state, listing)
 	say(state, "removed %d per-machine or build-time files; every file stamped %s", removed, epoch.UTC().Format(time.RFC3339))
-	if pyc.kept+pyc.stale > 0 {
-		say(state, "Python bytecode kept valid for the stamp: %d files (%d were stale already)", pyc.kept, pyc.stale)
-	}
 	return multistep.ActionContinue
 }
 
