@@ -27,12 +27,12 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each measurement; the table shows the median")
 	specPath := flag.String("spec", "images/utzqanil.yaml", "image spec to measure")
 	noMkosi := flag.Bool("no-mkosi", false, "skip the mkosi comparison")
-	only := flag.String("only", "", `"build", "boot" or "deploy": measure only that`)
+	only := flag.String("only", "", `"build", "mkosi", "boot" or "deploy": measure only that ("mkosi": only mkosi's column of the build table)`)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *only == "" || *only == "build" {
-		if err := run(ctx, *specPath, *runs, !*noMkosi); err != nil {
+	if *only == "" || *only == "build" || *only == "mkosi" {
+		if err := run(ctx, *specPath, *runs, *only != "mkosi", !*noMkosi); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -55,7 +55,7 @@ func main() {
 
 type sample struct{ cold, warm, size, rawSize []float64 }
 
-func run(ctx context.Context, specPath string, runs int, withMkosi bool) error {
+func run(ctx context.Context, specPath string, runs int, withOstal, withMkosi bool) error {
 	spec, err := images.Load(specPath)
 	if err != nil {
 		return err
@@ -67,26 +67,32 @@ func run(ctx context.Context, specPath string, runs int, withMkosi bool) error {
 	defer os.RemoveAll(work)
 	var o, m sample
 	var mkosiErr error
+	var tools string
+	if withMkosi {
+		// A failing peer leaves its column empty; ostal's figures stand.
+		tools, mkosiErr = mkosiTools(ctx, spec.Mirror)
+	}
 	for i := 0; i < runs; i++ {
-		fmt.Fprintf(os.Stderr, "run %d/%d: ostal\n", i+1, runs)
-		if err := benchOstal(ctx, specPath, filepath.Join(work, fmt.Sprint("o", i)), &o); err != nil {
-			return err
+		if withOstal {
+			fmt.Fprintf(os.Stderr, "run %d/%d: ostal\n", i+1, runs)
+			if err := benchOstal(ctx, specPath, filepath.Join(work, fmt.Sprint("o", i)), &o); err != nil {
+				return err
+			}
 		}
 		if withMkosi && mkosiErr == nil {
 			fmt.Fprintf(os.Stderr, "run %d/%d: mkosi\n", i+1, runs)
-			// A failing peer leaves its column empty; ostal's figures stand.
-			mkosiErr = benchMkosi(ctx, spec, filepath.Join(work, fmt.Sprint("m", i)), filepath.Join(work, "mkosi-cache"), &m)
+			mkosiErr = benchMkosi(ctx, spec, tools, filepath.Join(work, fmt.Sprint("m", i)), &m)
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s (%d packages), median of %d\tostal\tmkosi %s\tmkosi/ostal\t\n", spec.Name, len(spec.Packages), runs, mkosiVersion())
+	fmt.Fprintf(tw, "%s (%d packages), median of %d\tostal\tmkosi %s\tmkosi/ostal\t\n", spec.Name, len(spec.AllPackages()), runs, mkosiVersion(tools))
 	row := func(name string, a, b []float64, unit string, scale float64) {
 		ma, mb := median(a)/scale, median(b)/scale
 		ratio := "-"
 		if mb > 0 && ma > 0 {
 			ratio = fmt.Sprintf("%.2f", mb/ma)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f %s\t%s\t%s\t\n", name, ma, unit, orDash(mb, unit), ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, orDash(ma, unit), orDash(mb, unit), ratio)
 	}
 	row("cold build (debs cached, no tree cache)", o.cold, m.cold, "s", 1)
 	row("warm rebuild, one provisioned file changed", o.warm, nil, "s", 1)
