@@ -310,6 +310,9 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	assert.Regexp(t, `\n/etc/machine-id -r[-w]-r--r-- \d+:\d+ 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n`, string(files),
 		"machine-id is emptied, so that every machine makes its own")
 	assert.Contains(t, string(files), "\n/etc/hostname -rw-r--r-- ")
+	for _, dir := range []string{"etc", "var"} {
+		assert.Contains(t, string(files), "\n/"+dir+"/.updated -rw-r--r-- ", "no boot rebuilds the caches the packages built")
+	}
 	assert.NotContains(t, string(files), "ssh_host_ed25519_key", "host keys are scrubbed")
 	assert.NotContains(t, string(files), "history.log", "build logs are scrubbed")
 	assert.Contains(t, out.String(), "sha256 "+m.Image.SHA256)

@@ -176,6 +176,9 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 
 // writeSystemFiles writes what every image needs and ostal derives from the
 // spec.
+const updatedNote = "# Written by ostal when it built the image: the image's caches are as its\n" +
+	"# packages made them. See ConditionNeedsUpdate= in systemd.unit(5).\n"
+
 func writeSystemFiles(root string, spec *images.Spec) error {
 	id := identityFor(spec.Name)
 	kernel, initrd, err := findKernel(root)
@@ -189,6 +192,13 @@ func writeSystemFiles(root string, spec *images.Spec) error {
 		"etc/apt/sources.list": fmt.Sprintf("deb %s %s %s\n", spec.Mirror, spec.Suite, strings.Join(spec.Components, " ")),
 		"boot/grub/grub.cfg":   grubConfig(spec, id, kernel, initrd),
 		"etc/kernel/cmdline":   kernelCmdline(spec, id) + "\n",
+		// The caches that ldconfig.service, systemd-hwdb-update and the
+		// journal's catalog update would rebuild at the first boot of
+		// every image (ConditionNeedsUpdate: /usr newer than these
+		// files) were built with the packages; the scrub stamps these
+		// files and /usr alike, so no boot runs them again.
+		"etc/.updated": updatedNote,
+		"var/.updated": updatedNote,
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
