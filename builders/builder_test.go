@@ -326,6 +326,22 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	assert.Empty(t, d.downloads)
 	assert.Equal(t, []string{"cp", "chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk",
 		"grub-mkimage", "qemu-img"}, d.names())
+
+	// The work trees were hard links to the cached tree: what the builds
+	// replaced or removed in theirs is still there in the cache.
+	tree := treeDir(p.cache, images.SetImage, p.locked.Digest(images.SetImage))
+	id, err := os.ReadFile(filepath.Join(tree, "etc/machine-id"))
+	require.NoError(t, err)
+	assert.Equal(t, "0123456789abcdef\n", string(id), "the cache's files are never written into")
+	assert.FileExists(t, filepath.Join(tree, "etc/ssh/ssh_host_ed25519_key"))
+}
+
+func TestTreeCopyArgs(t *testing.T) {
+	assert.Equal(t, []string{"-a", "--link", "/c/tree", "/w/root"}, treeCopyArgs("/c/tree", "/w/root", true))
+	assert.Equal(t, []string{"-a", "--reflink=auto", "/c/tree", "/w/root"}, treeCopyArgs("/c/tree", "/w/root", false))
+	dir := t.TempDir()
+	assert.True(t, sameDevice(dir, t.TempDir()))
+	assert.False(t, sameDevice(dir, "/proc"), "another filesystem")
 }
 
 func TestBuilderRunHaltsOnFailure(t *testing.T) {
