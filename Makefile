@@ -13,7 +13,6 @@ LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.c
 # the deployer's qemu+ssh:// tests.
 BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
 TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium openssh-server
-BENCH_PACKAGES := mkosi
 
 .PHONY: image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
 
@@ -73,8 +72,9 @@ lint:
 	  if [ -n "$$bad" ]; then echo "gofmt: $$bad"; exit 1; fi
 	$(GO) vet ./...
 
+# The bench's peer, trixie's mkosi, runs from a trixie tree the bench makes
+# with mmdebstrap (tests/bench/mkosi_tools.go): nothing more to install.
 bench: test-packages $(BIN)
-	@./.ci/host-packages $(BENCH_PACKAGES)
 	$(GO) run ./tests/bench
 
 clean:

@@ -67,7 +67,7 @@ func benchBoot(ctx context.Context, image string, runs int) error {
 			fmt.Fprintf(tw, "%s\t-\t-\t- (not used: KVM runs guests here only if the harness's probe boots one)\t\n", name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.1f s\t%.1f s\t%.1f s\t\n", name, median(ready), median(healthy), median(again))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, spread(ready, "s", 1, 1), spread(healthy, "s", 1, 1), spread(again, "s", 1, 1))
 	}
 	return tw.Flush()
 }

@@ -88,10 +88,10 @@ func benchDeploy(ctx context.Context, image string, runs int) error {
 	const mib = 1 << 20
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "deploy of %s (%.0f MiB) to qemu:///system, median of %d\tfull push\tsecond push\t\n", image, float64(imgs[image].Size)/mib, runs)
-	fmt.Fprintf(tw, "time\t%.1f s\t%.2f s\t\n", median(pushFull), median(pushAgain))
-	fmt.Fprintf(tw, "bytes sent\t%.1f MiB\t%.1f MiB\t\n", median(sentFull)/mib, median(sentAgain)/mib)
+	fmt.Fprintf(tw, "time\t%s\t%s\t\n", spread(pushFull, "s", 1, 1), spread(pushAgain, "s", 1, 2))
+	fmt.Fprintf(tw, "bytes sent\t%s\t%s\t\n", spread(sentFull, "MiB", mib, 1), spread(sentAgain, "MiB", mib, 1))
 	fmt.Fprintf(tw, "without service (%s)\tswap\tplain reboot\tswap/reboot\t\n", filepath.Base(swapA))
-	fmt.Fprintf(tw, "(stop to healthy)\t%.1f s\t%.1f s\t%.2f\t\n", median(swap), median(reboot), median(swap)/median(reboot))
+	fmt.Fprintf(tw, "(stop to healthy)\t%s\t%s\t%.2f\t\n", spread(swap, "s", 1, 1), spread(reboot, "s", 1, 1), median(swap)/median(reboot))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

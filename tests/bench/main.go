@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,12 +86,12 @@ func run(ctx context.Context, specPath string, runs int, withOstal, withMkosi bo
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s (%d packages), median of %d\tostal\tmkosi %s\tmkosi/ostal\t\n", spec.Name, len(spec.AllPackages()), runs, mkosiVersion(tools))
 	row := func(name string, a, b []float64, unit string, scale float64) {
-		ma, mb := median(a)/scale, median(b)/scale
+		ma, mb := median(a), median(b)
 		ratio := "-"
 		if mb > 0 && ma > 0 {
 			ratio = fmt.Sprintf("%.2f", mb/ma)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, orDash(ma, unit), orDash(mb, unit), ratio)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", name, spread(a, unit, scale, 1), spread(b, unit, scale, 1), ratio)
 	}
 	row("cold build (debs cached, no tree cache)", o.cold, m.cold, "s", 1)
 	row("warm rebuild, one provisioned file changed", o.warm, nil, "s", 1)
@@ -105,22 +104,6 @@ func run(ctx context.Context, specPath string, runs int, withOstal, withMkosi bo
 		fmt.Printf("mkosi failed, so its column is empty: %v\n", mkosiErr)
 	}
 	return nil
-}
-
-func orDash(v float64, unit string) string {
-	if v == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f %s", v, unit)
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // benchOstal: a cold build (every package installed again; .debs come from
