@@ -55,7 +55,7 @@ func domainXML(env *Environment, uuid string, dk disks, credentials map[string]s
 	case "user":
 		d.XMLNSQEMU = "http://libvirt.org/schemas/domain/qemu/1.0"
 		d.QEMUArgs = &virt.QEMUArgs{Args: []virt.QEMUArg{
-			{Value: "-netdev"}, {Value: virt.UserNetdev("n0", env.Network.Forwards, nil)},
+			{Value: "-netdev"}, {Value: virt.UserNetdev("n0", env.Network.Forwards)},
 			{Value: "-device"}, {Value: "virtio-net-pci,netdev=n0,addr=0x10"},
 		}}
 	}

@@ -23,8 +23,8 @@ import (
 	"time"
 )
 
-// AcmePort is where the guest reaches the test CA: its ACME directory is
-// https://10.0.2.100:14000/dir.
+// AcmePort is where the guest reaches the test CA, through the relay
+// (relay.go): its ACME directory is https://127.0.0.1:14000/dir.
 const AcmePort = 14000
 
 // testCA is a local ACME CA (Debian's pebble) for a boot test: the guest
@@ -57,7 +57,7 @@ func startTestCA(ctx context.Context, dir string, httpPort, tlsPort int) (*testC
 		ports[i] = p
 	}
 	acme, mgmt, dnsPort, dnsMgmt := ports[0], ports[1], ports[2], ports[3]
-	ca := &testCA{Listen: fmt.Sprintf("127.0.0.1:%d", acme), Directory: fmt.Sprintf("https://%s:%d/dir", GuestForwardIP, AcmePort)}
+	ca := &testCA{Listen: fmt.Sprintf("127.0.0.1:%d", acme), Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", AcmePort)}
 	certFile, keyFile := filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
 	var err error
 	if ca.CAPEM, err = serverCert(certFile, keyFile); err != nil {
@@ -167,7 +167,7 @@ func serverCert(certFile, keyFile string) ([]byte, error) {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ostal test ACME server"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(7 * 24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(GuestForwardIP), net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestTestCAServesADirectory(t *testing.T) {
 	ca, err := startTestCA(context.Background(), t.TempDir(), 1, 2)
 	require.NoError(t, err)
 	defer ca.Stop()
-	assert.Equal(t, "https://10.0.2.100:14000/dir", ca.Directory)
+	assert.Equal(t, "https://127.0.0.1:14000/dir", ca.Directory)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(ca.CAPEM))
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}

@@ -31,9 +31,6 @@ type domainSpec struct {
 	// ProbeNetdev, if set, is the QEMU netdev of the probe wire (see
 	// wire.go), the guest's second card.
 	ProbeNetdev string
-	// GuestForwards lets the guest reach host services: guest TCP
-	// address 10.0.2.100:port goes to the host address given.
-	GuestForwards map[int]string
 	// Credentials are systemd credentials passed through fw_cfg, e.g.
 	// ssh.authorized_keys.root.
 	Credentials map[string]string
@@ -110,12 +107,8 @@ func domainXML(s domainSpec) *virt.Domain {
 }
 
 func userNetdev(s domainSpec) string {
-	return virt.UserNetdev("n0", s.Forwards, s.GuestForwards)
+	return virt.UserNetdev("n0", s.Forwards)
 }
-
-// GuestForwardIP is the address in the guest's user-mode network at
-// which GuestForwards answer.
-const GuestForwardIP = virt.GuestForwardIP
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

@@ -37,6 +37,8 @@ type Guest struct {
 
 	started time.Time
 	session checks.Session
+	// acme relays the test CA to the guest (nil for an image without TLS).
+	acme *acmeRelay
 
 	mu    sync.Mutex
 	notes []string
@@ -113,7 +115,10 @@ func (g *Guest) sshClient(ctx context.Context) (*ssh.Client, error) {
 	return g.session.Client(ctx)
 }
 
-func (g *Guest) dropClient() { g.session.Close() }
+func (g *Guest) dropClient() {
+	g.session.Close()
+	g.acme.stop()
+}
 
 func (g *Guest) login(ctx context.Context) (*ssh.Client, error) {
 	addr, err := g.Addr(22)
@@ -160,6 +165,9 @@ func (g *Guest) waitReadyAfterProbe(ctx context.Context) error {
 		return err
 	}
 	g.ready = time.Since(g.started)
+	if g.acme != nil {
+		return g.acme.start(ctx, g.login)
+	}
 	return nil
 }
 

@@ -156,7 +156,7 @@ func (r *run) startTestCA(ctx context.Context) error {
 	}
 	r.ca = ca
 	g.roots = ca.roots
-	g.spec.GuestForwards = map[int]string{AcmePort: ca.Listen}
+	g.acme = &acmeRelay{ca: ca.Listen}
 	g.spec.Credentials["ostal.acme-directory"] = ca.Directory
 	g.spec.Credentials["ostal.acme-ca"] = string(ca.CAPEM)
 	r.say("test ACME CA (pebble) at %s, %s for the guest", ca.Listen, ca.Directory)
