@@ -39,7 +39,7 @@ test:
 	@MAKE='$(MAKE)' ./.ci/timed $(TEST_TARGETS)
 
 unit:
-	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./deploy/... ./tests/checks/ ./tests/harness/
+	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./deploy/... ./tests/checks/ ./tests/harness/ ./tests/bench/
 
 integration: test-packages
 	$(GO) test -count=1 -timeout 60m -v ./tests/build/
