@@ -303,3 +303,13 @@ func TestVersion(t *testing.T) {
 	r = run(t, "version", "--short")
 	assert.Equal(t, 2, r.code)
 }
+
+func TestTestListShowsTheServicesChecksNeed(t *testing.T) {
+	r := run(t, "test", "--list", "--check", "lists.starttls", "--check", "ssh")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 3, r.stdout)
+	assert.Equal(t, []string{"check", "needs", "summary"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"lists.starttls", "lists,tls", "port"}, strings.Fields(lines[1])[:3])
+	assert.Equal(t, []string{"ssh", "-", "the"}, strings.Fields(lines[2])[:3])
+}

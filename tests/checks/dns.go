@@ -15,13 +15,13 @@ import (
 // TCP, with the records mail and certificates need, and signs the zone.
 func init() {
 	Default.Register(Check{Name: "dns.udp", Summary: "the name server answers SOA, NS, A and MX for the domain over UDP, authoritatively",
-		Timeout: time.Minute, Run: func(ctx context.Context, m Machine) error { return checkDNSTransport(ctx, m, "udp") }})
+		Timeout: time.Minute, Services: []string{"dns"}, Run: func(ctx context.Context, m Machine) error { return checkDNSTransport(ctx, m, "udp") }})
 	Default.Register(Check{Name: "dns.tcp", Summary: "the name server answers SOA, NS, A and MX for the domain over TCP, authoritatively",
-		Timeout: time.Minute, Run: func(ctx context.Context, m Machine) error { return checkDNSTransport(ctx, m, "tcp") }})
+		Timeout: time.Minute, Services: []string{"dns"}, Run: func(ctx context.Context, m Machine) error { return checkDNSTransport(ctx, m, "tcp") }})
 	Default.Register(Check{Name: "dns.records", Summary: "the zone publishes SPF, MX, DKIM (matching the guest's key), DMARC and CAA records and every site name",
-		Timeout: 2 * time.Minute, Run: checkDNSRecords})
+		Timeout: 2 * time.Minute, Services: []string{"dns"}, Run: checkDNSRecords})
 	Default.Register(Check{Name: "dns.dnssec", Summary: "the zone is signed: DNSKEY at the apex, valid signatures on SOA and DNSKEY, signed denial of existence",
-		Timeout: time.Minute, Run: checkDNSSEC})
+		Timeout: time.Minute, Services: []string{"dns"}, Run: checkDNSSEC})
 }
 
 // exchangeUDP asks over a datagram connection to the guest's port 53.

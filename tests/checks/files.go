@@ -18,9 +18,9 @@ import (
 // only they can read and write.
 func init() {
 	Default.Register(Check{Name: "files.webdav", Summary: "a member stores, lists, reads and deletes files and folders in their WebDAV folder",
-		Timeout: 2 * time.Minute, Run: checkFilesWebDAV})
+		Timeout: 2 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesWebDAV})
 	Default.Register(Check{Name: "files.anonymous", Summary: "WebDAV folders refuse visitors without the right password, and members in others' folders",
-		Timeout: 3 * time.Minute, Run: checkFilesAnonymous})
+		Timeout: 3 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesAnonymous})
 }
 
 // propfindBody asks for the properties a listing needs.

@@ -20,11 +20,11 @@ import (
 // drops by default.
 func init() {
 	Default.Register(Check{Name: "firewall.closed", Summary: "internal services (MariaDB, Radicale, Mailman, HyperKitty, LMTP) do not answer from outside",
-		Timeout: time.Minute, Run: checkFirewallClosed})
+		Timeout: time.Minute, Services: []string{"firewall"}, Run: checkFirewallClosed})
 	Default.Register(Check{Name: "firewall.listen", Summary: "inside, every socket on a public address is on an allowed port (SSH, mail, DNS, web)",
-		Timeout: time.Minute, Run: checkFirewallListen})
+		Timeout: time.Minute, Services: []string{"firewall"}, Run: checkFirewallListen})
 	Default.Register(Check{Name: "firewall.rules", Summary: "the nftables ruleset drops incoming traffic by default, for IPv4 and IPv6",
-		Timeout: time.Minute, Run: checkFirewallRules})
+		Timeout: time.Minute, Services: []string{"firewall"}, Run: checkFirewallRules})
 }
 
 // internalPorts are guest TCP ports the harness forwards although nothing

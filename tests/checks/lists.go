@@ -25,17 +25,17 @@ import (
 // and removes it, and its archive, at the end.
 func init() {
 	Default.Register(Check{Name: "lists.create", Summary: "a list made through Mailman's REST API takes root@FQDN as a member and shows in Postorius",
-		Timeout: 4 * time.Minute, Run: checkListsCreate})
+		Timeout: 4 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsCreate})
 	Default.Register(Check{Name: "lists.post", Summary: "a post sent on port 25 is archived by HyperKitty and lands in /var/mail/root with a valid DKIM signature",
-		Timeout: 8 * time.Minute, Run: checkListsPost})
+		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsPost})
 	Default.Register(Check{Name: "lists.archive-privacy", Summary: "the archived message, its thread and the archive's API show no author's address; no mbox download",
-		Timeout: 8 * time.Minute, Run: checkListsArchivePrivacy})
+		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsArchivePrivacy})
 	Default.Register(Check{Name: "lists.no-relay", Summary: "port 25 refuses mail for other domains and for unknown lists",
-		Timeout: 2 * time.Minute, Run: checkListsNoRelay})
+		Timeout: 2 * time.Minute, Services: []string{"lists"}, Run: checkListsNoRelay})
 	Default.Register(Check{Name: "lists.starttls", Summary: "port 25 offers STARTTLS with a valid certificate for listes.D",
-		Timeout: 2 * time.Minute, Run: checkListsStartTLS})
+		Timeout: 2 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsStartTLS})
 	Default.Register(Check{Name: "lists.log-privacy", Summary: "the mail logs (Postfix, OpenDKIM) keep no client address nor HELO name",
-		Timeout: 2 * time.Minute, Run: checkListsLogPrivacy})
+		Timeout: 2 * time.Minute, Services: []string{"lists"}, Run: checkListsLogPrivacy})
 }
 
 // listsWait bounds how long a post may take from port 25 to the archive

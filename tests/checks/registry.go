@@ -8,9 +8,12 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ostal/ostal/provision"
 )
 
 // Check is one named, self-contained test of a booted machine.
@@ -23,7 +26,25 @@ type Check struct {
 	// Disruptive checks reboot, swap or stop the machine: they run after
 	// every other check, in registration order.
 	Disruptive bool
-	Run        func(ctx context.Context, m Machine) error
+	// Services are the image's services (names in provision.Services)
+	// the check needs, all it reaches: dav.calendar talks to Radicale
+	// through the tls service's nginx, so it needs dav and tls. The
+	// harness skips the check on an image without one of them; empty
+	// means every image gets it. Declared here, not guessed from the name.
+	Services []string
+	Run      func(ctx context.Context, m Machine) error
+}
+
+// MissingServices are the services of c that an image offering have
+// lacks, in c's order; none means the check applies to the image.
+func (c Check) MissingServices(have []string) []string {
+	var missing []string
+	for _, s := range c.Services {
+		if !slices.Contains(have, s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing
 }
 
 // Registry is a set of checks by name.
@@ -36,7 +57,8 @@ type Registry struct {
 // their init functions, as kola's tests do.
 var Default = &Registry{}
 
-// Register adds a check; a name registered twice is a programming error.
+// Register adds a check; a name registered twice, or a service that
+// provision does not know, is a programming error.
 func (r *Registry) Register(c Check) {
 	if r.checks == nil {
 		r.checks = map[string]Check{}
@@ -46,6 +68,11 @@ func (r *Registry) Register(c Check) {
 	}
 	if c.Name == "" || c.Run == nil {
 		panic("checks: a check needs a name and a Run function")
+	}
+	for _, s := range c.Services {
+		if _, ok := provision.Services[s]; !ok {
+			panic(fmt.Sprintf("checks: %q needs the service %q, which is not in provision.Services (%s)", c.Name, s, strings.Join(provision.Names(), ", ")))
+		}
 	}
 	r.checks[c.Name] = c
 	r.order = append(r.order, c.Name)

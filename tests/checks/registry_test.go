@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ostal/ostal/provision"
 )
 
 func noop(context.Context, Machine) error { return nil }
@@ -58,6 +61,56 @@ func TestSelectUnknownNamesTheChecks(t *testing.T) {
 func TestRegisterTwicePanics(t *testing.T) {
 	r := testRegistry()
 	assert.PanicsWithValue(t, `checks: "boot" is registered twice`, func() { r.Register(Check{Name: "boot", Run: noop}) })
+}
+
+func TestRegisterUnknownServicePanics(t *testing.T) {
+	r := testRegistry()
+	assert.PanicsWithValue(t,
+		`checks: "mail.send" needs the service "mail", which is not in provision.Services (`+strings.Join(provision.Names(), ", ")+`)`,
+		func() { r.Register(Check{Name: "mail.send", Services: []string{"lists", "mail"}, Run: noop}) })
+	assert.NotContains(t, r.Names(), "mail.send")
+}
+
+func TestMissingServices(t *testing.T) {
+	for _, c := range []struct {
+		needs, have, want []string
+	}{
+		{nil, nil, nil},
+		{nil, []string{"wiki", "tls"}, nil},
+		{[]string{"wiki", "tls"}, []string{"ssh", "tls", "wiki"}, nil},
+		{[]string{"wiki", "tls"}, []string{"tls"}, []string{"wiki"}},
+		{[]string{"wiki", "tls"}, []string{"wiki"}, []string{"tls"}},
+		{[]string{"wiki", "tls"}, nil, []string{"wiki", "tls"}},
+		// The name does not count: only what the check declares.
+		{[]string{"lists"}, []string{"wikis", "list"}, []string{"lists"}},
+	} {
+		got := Check{Name: "x", Services: c.needs}.MissingServices(c.have)
+		assert.Equal(t, c.want, got, "needs %v, has %v", c.needs, c.have)
+	}
+}
+
+// A check named after a service (dav.calendar) must say it needs that
+// service: the harness goes by Services alone, and a forgotten one would
+// run the check on an image that cannot pass it.
+func TestDefaultChecksDeclareTheirService(t *testing.T) {
+	cs, err := Default.Select(nil)
+	require.NoError(t, err)
+	for _, c := range cs {
+		for _, s := range c.Services {
+			assert.Contains(t, provision.Services, s, c.Name)
+		}
+		svc, _, dotted := strings.Cut(c.Name, ".")
+		if _, ok := provision.Services[svc]; ok && dotted {
+			assert.Contains(t, c.Services, svc, "%s does not declare the %s service", c.Name, svc)
+		}
+	}
+	for _, n := range []string{"boot", "ssh", "no-secrets", "persistence", "shutdown"} {
+		for _, c := range cs {
+			if c.Name == n {
+				assert.Empty(t, c.Services, "%s runs on every image", n)
+			}
+		}
+	}
 }
 
 func TestDefaultHasTheSystemChecks(t *testing.T) {

@@ -13,7 +13,10 @@ import (
 
 // The checks every image gets: it boots, admins get in with their key and
 // nobody with a password, it carries no secret, its data volume keeps
-// data across reboots and image swaps, and it shuts down cleanly.
+// data across reboots and image swaps, and it shuts down cleanly. None
+// declares Services: ssh tests the sshd every image has (the harness
+// logs in through it), not the ssh service's extras, and persistence
+// keeps the data of whichever services the machine has.
 func init() {
 	Default.Register(Check{Name: "boot", Summary: "reached multi-user with no failed unit; time to first sshd answer", Run: checkBoot})
 	Default.Register(Check{Name: "ssh", Summary: "the admin key logs in; passwords are refused; root has no password", Run: checkSSH})

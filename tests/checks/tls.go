@@ -20,9 +20,9 @@ import (
 // roots, and plain HTTP only redirects, except for ACME challenges.
 func init() {
 	Default.Register(Check{Name: "tls.chains", Summary: "every site name presents a valid certificate for itself on port 443; issuer and expiry",
-		Timeout: 2 * time.Minute, Run: checkTLSChains})
+		Timeout: 2 * time.Minute, Services: []string{"tls"}, Run: checkTLSChains})
 	Default.Register(Check{Name: "tls.redirect", Summary: "plain HTTP on port 80 redirects to the same page over HTTPS, except ACME challenges",
-		Timeout: 2 * time.Minute, Run: checkTLSRedirect})
+		Timeout: 2 * time.Minute, Services: []string{"tls"}, Run: checkTLSRedirect})
 }
 
 // webNames lists the site names served over HTTPS: every name of

@@ -20,11 +20,11 @@ import (
 // and upload.
 func init() {
 	Default.Register(Check{Name: "wiki.edit", Summary: "Admin logs in to the API and makes a page that a visitor then reads",
-		Timeout: 3 * time.Minute, Run: checkWikiEdit})
+		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiEdit})
 	Default.Register(Check{Name: "wiki.upload", Summary: "Admin uploads a PNG through the API; a visitor downloads the same bytes",
-		Timeout: 3 * time.Minute, Run: checkWikiUpload})
+		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiUpload})
 	Default.Register(Check{Name: "wiki.anonymous-edit-refused", Summary: "a visitor may neither edit, create pages, upload nor make an account",
-		Timeout: 2 * time.Minute, Run: checkWikiAnonymousEdit})
+		Timeout: 2 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiAnonymousEdit})
 }
 
 // wikiAPI talks to MediaWiki's action API (api.php) as one identity: its

@@ -17,9 +17,9 @@ import (
 // written through the REST API with the admin's application password.
 func init() {
 	Default.Register(Check{Name: "www.post", Summary: "a post published through the REST API shows on the front page, at www.D and at D",
-		Timeout: 3 * time.Minute, Run: checkWWWPost})
+		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWPost})
 	Default.Register(Check{Name: "www.no-author-email", Summary: "visitors see no e-mail address (nor Gravatar hash) in the REST API's users and posts",
-		Timeout: 3 * time.Minute, Run: checkWWWNoAuthorEmail})
+		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWNoAuthorEmail})
 }
 
 // wordpress is the site's host names and the admin's REST credentials.
