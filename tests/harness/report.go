@@ -133,6 +133,6 @@ func (r *Report) Markdown() string {
 			}
 		}
 	}
-	b.WriteString("\nFiles: `serial.log` (console), `journal.txt` (guest journal), `report.json`.\n")
+	b.WriteString("\nFiles: `serial.log` (console), `journal.txt` (guest journal), `boot-profile.txt` (systemd-analyze: where the boot's time went), `report.json`.\n")
 	return b.String()
 }

@@ -428,7 +428,20 @@ func (r *run) saveJournal(ctx context.Context) {
 		out = fmt.Sprintf("journal unavailable: %v\n", err)
 	}
 	os.WriteFile(filepath.Join(r.dir, "journal.txt"), []byte(out), 0o644)
+	// Where this boot's time went, as systemd saw it: every report then
+	// carries the profile that a slow boot needs, without another boot.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	out, err = r.guest.Run(pctx, bootProfileCommand)
+	if err != nil {
+		out = fmt.Sprintf("boot profile unavailable: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(r.dir, "boot-profile.txt"), []byte(out), 0o644)
 }
+
+// bootProfileCommand prints the boot's phases, the units by start-up time
+// and the chain of units that held back the last one to start.
+const bootProfileCommand = "systemd-analyze time --no-pager; echo; systemd-analyze critical-chain --no-pager; echo; systemd-analyze blame --no-pager | head -n 40"
 
 // waitHealthy polls the guest's health report until every service is ok;
 // it returns the time from domain start (0 if never) and the last report.
