@@ -27,6 +27,7 @@ func main() {
 	specPath := flag.String("spec", "images/utzqanil.yaml", "image spec to measure")
 	noMkosi := flag.Bool("no-mkosi", false, "skip the mkosi comparison")
 	only := flag.String("only", "", `"build", "mkosi", "boot" or "deploy": measure only that ("mkosi": only mkosi's column of the build table)`)
+	bootSpecs := flag.String("boot", "images/utzqanil.yaml,tests/images/small.yaml,tests/images/tiny.yaml", "comma-separated specs whose boots to measure")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -39,7 +40,7 @@ func main() {
 	name := strings.TrimSuffix(filepath.Base(*specPath), ".yaml")
 	image := filepath.Join("build", name+".qcow2")
 	if *only == "" || *only == "boot" {
-		if err := benchBoot(ctx, image, *runs); err != nil {
+		if err := boots(ctx, *specPath, strings.Split(*bootSpecs, ","), *runs); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -50,6 +51,19 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+func boots(ctx context.Context, mainSpec string, specs []string, runs int) error {
+	dir, err := os.MkdirTemp("", "ostal-bench-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	imgs, err := bootImages(ctx, mainSpec, specs, dir)
+	if err != nil {
+		return err
+	}
+	return benchBoots(ctx, imgs, runs)
 }
 
 type sample struct{ cold, warm, size, rawSize []float64 }
