@@ -1,9 +1,12 @@
 package builders
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ostal/ostal/images"
 )
@@ -21,7 +24,7 @@ func TestMke2fsCommand(t *testing.T) {
 
 func TestMmdebstrapCommand(t *testing.T) {
 	pkgs := []images.Package{{Name: "bash"}, {Name: "linux-image-amd64"}, {Name: "systemd-sysv"}}
-	c := mmdebstrapCommand("trixie", "/c/trees/image-x.tmp-1", "/c/trees/image-x.tmp-1.repo", pkgs, 1795252544)
+	c := mmdebstrapCommand("trixie", "/c/trees/image-x.tmp-1", "/c/trees/image-x.tmp-1.repo", "/c/trees/image-x.tmp-1.preseed", pkgs, 1795252544)
 	assert.Equal(t, Command{
 		Name: "mmdebstrap",
 		Args: []string{
@@ -31,6 +34,7 @@ func TestMmdebstrapCommand(t *testing.T) {
 			"--dpkgopt=path-exclude=/usr/share/man/*",
 			"--dpkgopt=path-exclude=/usr/share/doc/*",
 			"--dpkgopt=path-include=/usr/share/doc/*/copyright",
+			"--setup-hook=sync-in /c/trees/image-x.tmp-1.preseed /",
 			"trixie", "/c/trees/image-x.tmp-1", "deb [trusted=yes] copy:///c/trees/image-x.tmp-1.repo ./",
 		},
 		Env:       []string{"SOURCE_DATE_EPOCH=1795252544"},
@@ -63,4 +67,25 @@ func TestHumanBytes(t *testing.T) {
 		64 << 20: "64.0 MiB", 4 << 30: "4.0 GiB", 3 << 40: "3.0 TiB"} {
 		assert.Equal(t, want, humanBytes(n), "%d", n)
 	}
+}
+
+func TestImageTreeKeyCoversPreseed(t *testing.T) {
+	a := imageTreeKey("0123456789abcdef0123")
+	assert.Equal(t, a, imageTreeKey("0123456789abcdef0123"), "the key is stable")
+	assert.NotEqual(t, a, imageTreeKey("1123456789abcdef0123"), "other packages, another tree")
+	saved := vmDiskModules
+	t.Cleanup(func() { vmDiskModules = saved })
+	vmDiskModules = append([]string{"floppy"}, saved...)
+	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123"), "another initrd recipe, another tree")
+}
+
+func TestWritePreseed(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, writePreseed(dir))
+	hook, err := os.Stat(filepath.Join(dir, "etc/initramfs-tools/hooks/ostal-vm-disks"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), hook.Mode().Perm(), "initramfs-tools runs only executable hooks")
+	conf, err := os.ReadFile(filepath.Join(dir, "etc/initramfs-tools/conf.d/ostal.conf"))
+	require.NoError(t, err)
+	assert.Contains(t, string(conf), "\nMODULES=list\n")
 }

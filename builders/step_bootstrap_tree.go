@@ -29,15 +29,19 @@ func (s *stepBootstrapTree) Run(ctx context.Context, state multistep.StateBag) m
 		return halt(state, err)
 	}
 	pkgs := lock.Sets[images.SetImage]
-	dir := treeDir(s.CacheDir, images.SetImage, lock.Digest(images.SetImage))
+	dir := treeDir(s.CacheDir, images.SetImage, imageTreeKey(lock.Digest(images.SetImage)))
 	reused, err := fillOnce(dir, func(tmp string) error {
-		repo := tmp + ".repo"
+		repo, preseed := tmp+".repo", tmp+".preseed"
 		defer os.RemoveAll(repo)
+		defer os.RemoveAll(preseed)
 		if err := s.makeRepository(ctx, repo, pkgs); err != nil {
 			return err
 		}
+		if err := writePreseed(preseed); err != nil {
+			return err
+		}
 		say(state, "installing %d packages with mmdebstrap (a few minutes for a full image)", len(pkgs))
-		cmd := mmdebstrapCommand(lock.Suite, tmp, repo, pkgs, lock.SourceDateEpoch())
+		cmd := mmdebstrapCommand(lock.Suite, tmp, repo, preseed, pkgs, lock.SourceDateEpoch())
 		cmd.Output = &lineWriter{emit: func(l string) { say(state, "  %s", l) }}
 		if err := s.Driver.Run(ctx, cmd); err != nil {
 			return fmt.Errorf("install packages: %w", err)
@@ -85,7 +89,9 @@ func (s *stepBootstrapTree) makeRepository(ctx context.Context, repo string, pkg
 	return nil
 }
 
-func mmdebstrapCommand(suite, tree, repo string, pkgs []images.Package, epoch int64) Command {
+// mmdebstrapCommand installs pkgs into tree from repo; the files under
+// preseed are copied in first, before any package (initramfsPreseed).
+func mmdebstrapCommand(suite, tree, repo, preseed string, pkgs []images.Package, epoch int64) Command {
 	names := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		names[i] = p.Name
@@ -100,6 +106,7 @@ func mmdebstrapCommand(suite, tree, repo string, pkgs []images.Package, epoch in
 			"--dpkgopt=path-exclude=/usr/share/man/*",
 			"--dpkgopt=path-exclude=/usr/share/doc/*",
 			"--dpkgopt=path-include=/usr/share/doc/*/copyright",
+			"--setup-hook=sync-in " + preseed + " /",
 			suite, tree, "deb [trusted=yes] copy://" + repo + " ./",
 		},
 		Env:       []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch)},
