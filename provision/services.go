@@ -35,7 +35,11 @@ var Base = Service{
 var Services = map[string]Service{
 	"ssh": {Summary: "OpenSSH for the committee's admin keys, host keys on the data volume",
 		Packages: []string{"openssh-server"},
-		Units:    []string{"ssh.service", "ssh-host-keys.service"}},
+		Units:    []string{"ssh.service", "ssh-host-keys.service"},
+		// Debian's own first-boot keys (RSA among them, seconds of an
+		// emulated boot at every swap) would be made in /etc/ssh, where
+		// sshd does not look: ssh-host-keys.service keeps the machine's.
+		Masked: []string{"sshd-keygen.service"}},
 	"firewall": {Summary: "nftables: only SSH, SMTP, DNS and web reach the machine",
 		Packages: []string{"nftables"},
 		Units:    []string{"nftables.service"}},
