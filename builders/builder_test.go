@@ -110,6 +110,15 @@ func lockedPackage(name, version string) images.Package {
 		InstalledKiB: 10, SHA256: hex.EncodeToString(sum[:]), Filename: fmt.Sprintf("pool/main/%s/%s_%s_amd64.deb", name[:1], name, version)}
 }
 
+// cacheDebs puts the .debs of pkgs (made by lockedPackage) into the cache.
+func cacheDebs(t *testing.T, cache string, pkgs ...images.Package) {
+	t.Helper()
+	for _, p := range pkgs {
+		require.NoError(t, os.MkdirAll(filepath.Dir(debPath(cache, p.SHA256)), 0o755))
+		require.NoError(t, os.WriteFile(debPath(cache, p.SHA256), debContent(p.Name), 0o644))
+	}
+}
+
 // project is a checkout with a tiny spec, its provision folder and a
 // fresh lock, plus a cache and an output folder.
 type project struct {
@@ -413,6 +422,7 @@ func TestStepPrepareToolsReusesTheCache(t *testing.T) {
 	lock := &images.Lock{Architecture: "amd64", Sets: map[string][]images.Package{
 		images.SetTools: {lockedPackage("e2fsprogs", "1.47"), lockedPackage("mtools", "4.0")},
 	}}
+	cacheDebs(t, cache, lock.Sets[images.SetTools]...)
 	d := &fakeDriver{run: func(c Command) error {
 		_, err := playTools(c)
 		return err
@@ -453,6 +463,7 @@ func TestStepPrepareToolsFailureLeavesNoTree(t *testing.T) {
 	lock := &images.Lock{Architecture: "amd64", Sets: map[string][]images.Package{
 		images.SetTools: {lockedPackage("e2fsprogs", "1.47")},
 	}}
+	cacheDebs(t, cache, lock.Sets[images.SetTools]...)
 	d := &fakeDriver{run: func(Command) error { return errors.New("dpkg-deb: not a Debian archive") }}
 	state := new(multistep.BasicStateBag)
 	keyLock.put(state, lock)
@@ -460,6 +471,31 @@ func TestStepPrepareToolsFailureLeavesNoTree(t *testing.T) {
 	assert.Equal(t, multistep.ActionHalt, action)
 	assert.EqualError(t, state.Get("error").(error), "unpack tool package e2fsprogs: dpkg-deb: not a Debian archive")
 	assert.Empty(t, dirNames(t, filepath.Join(cache, "trees")))
+}
+
+func TestDamagedCachedDebIsRefusedAndRemoved(t *testing.T) {
+	cache := t.TempDir()
+	p := lockedPackage("e2fsprogs", "1.47")
+	cacheDebs(t, cache, p)
+	path, err := verifiedDeb(cache, p)
+	require.NoError(t, err)
+	assert.Equal(t, debPath(cache, p.SHA256), path)
+
+	// Same size, other bytes: what a size check lets through.
+	b := debContent(p.Name)
+	b[0] ^= 0xff
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	lock := &images.Lock{Architecture: "amd64", Sets: map[string][]images.Package{images.SetTools: {p}}}
+	state := new(multistep.BasicStateBag)
+	keyLock.put(state, lock)
+	d := &fakeDriver{}
+	action := (&stepPrepareTools{CacheDir: cache, Driver: d}).Run(context.Background(), state)
+	require.Equal(t, multistep.ActionHalt, action)
+	err = state.Get("error").(error)
+	assert.Contains(t, err.Error(), "the cached .deb of e2fsprogs 1.47 ("+path+") has sha256 ")
+	assert.Contains(t, err.Error(), "the lock says "+p.SHA256+": it was damaged in the cache. It is removed now; build again to fetch it anew")
+	assert.Empty(t, d.commands(), "nothing is unpacked from a damaged .deb")
+	assert.NoFileExists(t, path, "the next build fetches it again")
 }
 
 func TestStepWithoutEarlierStateHalts(t *testing.T) {

@@ -1,13 +1,18 @@
 package builders
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ostal/ostal/images"
 )
 
 // The cache directory holds content-addressed .debs and root trees keyed by
@@ -93,4 +98,27 @@ func fillOnce(final string, fill func(tmp string) error) (reused bool, err error
 		return false, fmt.Errorf("move %s into place: %w", final, err)
 	}
 	return false, nil
+}
+
+// verifiedDeb returns the cached .deb of p after checking its bytes against
+// the lock's sha256: the cache outlives builds, and a file damaged in it
+// (a bad disk, a hand edit) must not go into an image. A damaged file is
+// removed, so that the next build fetches it again.
+func verifiedDeb(cacheDir string, p images.Package) (string, error) {
+	path := debPath(cacheDir, p.SHA256)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("the .deb of %s %s is not in the cache (%w): build again to fetch it", p.Name, p.Version, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read cached %s %s: %w", p.Name, p.Version, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
+		os.Remove(path)
+		return "", fmt.Errorf("the cached .deb of %s %s (%s) has sha256 %s, the lock says %s: it was damaged in the cache. "+
+			"It is removed now; build again to fetch it anew", p.Name, p.Version, path, got, p.SHA256)
+	}
+	return path, nil
 }

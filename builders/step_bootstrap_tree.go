@@ -68,7 +68,11 @@ func (s *stepBootstrapTree) makeRepository(ctx context.Context, repo string, pkg
 	}
 	for _, p := range pkgs {
 		dst := filepath.Join(repo, filepath.Base(p.Filename))
-		if err := os.Link(debPath(s.CacheDir, p.SHA256), dst); err != nil {
+		src, err := verifiedDeb(s.CacheDir, p)
+		if err != nil {
+			return err
+		}
+		if err := os.Link(src, dst); err != nil {
 			return fmt.Errorf("add %s to the local repository: %w", p.Name, err)
 		}
 	}

@@ -93,14 +93,8 @@ func TestLineWriter(t *testing.T) {
 
 func TestMakeRepositoryLinksLockedDebs(t *testing.T) {
 	cache := t.TempDir()
-	pkgs := []images.Package{
-		{Name: "bash", SHA256: strings.Repeat("a", 64), Filename: "pool/main/b/bash/bash_5.2_amd64.deb"},
-		{Name: "udev", SHA256: strings.Repeat("b", 64), Filename: "pool/main/s/systemd/udev_257_amd64.deb"},
-	}
-	for _, p := range pkgs {
-		require.NoError(t, os.MkdirAll(filepath.Dir(debPath(cache, p.SHA256)), 0o755))
-		require.NoError(t, os.WriteFile(debPath(cache, p.SHA256), []byte(p.Name), 0o644))
-	}
+	pkgs := []images.Package{lockedPackage("bash", "5.2"), lockedPackage("udev", "257")}
+	cacheDebs(t, cache, pkgs...)
 	d := &fakeDriver{}
 	repo := filepath.Join(t.TempDir(), "repo")
 	s := &stepBootstrapTree{CacheDir: cache, Driver: d}
@@ -113,9 +107,9 @@ func TestMakeRepositoryLinksLockedDebs(t *testing.T) {
 	assert.ElementsMatch(t, []string{"bash_5.2_amd64.deb", "udev_257_amd64.deb", "Packages", "Release"}, dirNames(t, repo))
 	b, err := os.ReadFile(filepath.Join(repo, "udev_257_amd64.deb"))
 	require.NoError(t, err)
-	assert.Equal(t, "udev", string(b))
+	assert.Equal(t, debContent("udev"), b)
 
 	err = s.makeRepository(t.Context(), filepath.Join(t.TempDir(), "repo"), []images.Package{{Name: "gone", SHA256: strings.Repeat("c", 64), Filename: "pool/g.deb"}})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "add gone to the local repository: ")
+	assert.Contains(t, err.Error(), "the .deb of gone  is not in the cache (open ")
 }

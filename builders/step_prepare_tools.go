@@ -31,7 +31,11 @@ func (s *stepPrepareTools) Run(ctx context.Context, state multistep.StateBag) mu
 			return fmt.Errorf("create tools tree: %w", err)
 		}
 		for _, p := range lock.Sets[images.SetTools] {
-			if err := s.Driver.Run(ctx, extractCommand(debPath(s.CacheDir, p.SHA256), tmp)); err != nil {
+			deb, err := verifiedDeb(s.CacheDir, p)
+			if err != nil {
+				return err
+			}
+			if err := s.Driver.Run(ctx, extractCommand(deb, tmp)); err != nil {
 				return fmt.Errorf("unpack tool package %s: %w", p.Name, err)
 			}
 		}
