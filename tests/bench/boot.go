@@ -76,12 +76,19 @@ func benchBoot(ctx context.Context, s *bootSample, i, runs int) error {
 				return err
 			}
 			rebooted = m.ReadyAfter().Seconds() + time.Since(back).Seconds()
+			// Where the reboot's time went, for whoever reads the log.
+			if out, err := m.Run(ctx, "systemd-analyze critical-chain --no-pager; systemd-analyze blame --no-pager | head -n 15"); err == nil {
+				fmt.Fprintf(os.Stderr, "after the reboot of %s:\n%s\n", s.image, out)
+			}
 			return nil
 		}})
 	rep, err := harness.Run(ctx, harness.Options{Image: s.image, ReportDir: dir, ReadyTimeout: 15 * time.Minute,
 		Registry: reg, Progress: os.Stderr})
 	if err != nil {
 		return err
+	}
+	if profile, err := os.ReadFile(filepath.Join(rep.Dir, "boot-profile.txt")); err == nil {
+		fmt.Fprintf(os.Stderr, "first boot of %s:\n%s\n", s.image, profile)
 	}
 	if !rep.OK {
 		return fmt.Errorf("%s is not healthy: %s %v %v", s.image, rep.BootError, rep.Health, rep.Results)
