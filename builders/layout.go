@@ -17,8 +17,8 @@ const (
 )
 
 // The data volume: attached at boot with this virtio serial, it holds all
-// state; its filesystem is made on first boot by systemd-makefs, which
-// never formats a device that already holds one.
+// state; its filesystem is made on first boot by ostal-data-volume.service
+// (provision/system), which formats only a volume that is blank.
 const (
 	DataVolumeSerial = "ostal-data"
 	DataMount        = "/srv/data"

@@ -281,10 +281,14 @@ menuentry %q {
 
 // fstab mounts the root by partition UUID and the data volume by its
 // serial; a missing data volume does not stop the boot (nofail), so SSH
-// stays reachable to repair it.
+// stays reachable to repair it. ostal-data-volume.service (provision/
+// system) checks the data volume before the mount and formats it only if
+// it is blank: not systemd's x-systemd.makefs, which formats whatever
+// blkid cannot read, nor systemd-fsck (pass 0), which would write to a
+// volume whose primary superblock is damaged.
 func fstab(id Identity) string {
 	return fmt.Sprintf("# written by ostal\n"+
 		"PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n"+
-		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.makefs,x-systemd.device-timeout=30s\t0\t2\n",
+		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.requires=ostal-data-volume.service,x-systemd.device-timeout=30s\t0\t0\n",
 		id.RootPartUUID, DataVolumeSerial, DataMount)
 }

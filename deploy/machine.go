@@ -115,6 +115,9 @@ func (g *guest) Swap(context.Context, string) error {
 	return errDisruptive
 }
 func (g *guest) Shutdown(context.Context) (time.Duration, error) { return 0, errDisruptive }
+func (g *guest) PowerCycle(context.Context, func(context.Context, string) error) error {
+	return errDisruptive
+}
 
 var errDisruptive = fmt.Errorf("a deployed guest is not rebooted, swapped or stopped by a check; leave disruptive checks out of health.checks")
 

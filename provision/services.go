@@ -20,6 +20,13 @@ type Service struct {
 	Masked []string
 }
 
+// System is what every image gets, with services or without: the guard
+// that readies the data volume before it is mounted, and formats it only
+// when it is blank (the fstab that ostal writes requires it).
+// It needs e2fsprogs, which every image ostal makes lists (the base
+// service brings it); without it the volume is refused, never formatted.
+var System = Service{Name: "system", Summary: "the data volume's check, and its format when blank"}
+
 // Base is what every image with services gets: the data volume's
 // set-up, secrets, members and the health report.
 var Base = Service{
@@ -93,9 +100,9 @@ func Names() []string {
 // unknown names are left out (validation reports them).
 func Selected(names []string) []Service {
 	if len(names) == 0 {
-		return nil
+		return []Service{System}
 	}
-	out := []Service{Base}
+	out := []Service{System, Base}
 	for _, n := range names {
 		if s, ok := Services[n]; ok {
 			out = append(out, s)

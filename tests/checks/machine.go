@@ -43,6 +43,11 @@ type Machine interface {
 	SwapImage() string
 	// Swap boots another image with the same data volumes.
 	Swap(ctx context.Context, image string) error
+	// PowerCycle powers the guest off (ACPI), runs offline with the host
+	// path of its data volume (a qcow2 file, for qemu-io or qemu-img:
+	// faults a running guest would undo, such as a torn superblock), then
+	// boots it again and waits until it reports ready.
+	PowerCycle(ctx context.Context, offline func(ctx context.Context, dataVolume string) error) error
 	// Shutdown asks the guest to power off (ACPI) and waits for it.
 	Shutdown(ctx context.Context) (time.Duration, error)
 	// Note adds a line to the running check's result in the report.

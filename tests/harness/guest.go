@@ -31,7 +31,9 @@ type Guest struct {
 	ready     time.Duration
 	// Volumes for a swap: called with an image, it returns the overlay
 	// volume to boot from.
-	overlayFor   func(ctx context.Context, image string) (string, error)
+	overlayFor func(ctx context.Context, image string) (string, error)
+	// dataPath is the data volume's file on this host.
+	dataPath     string
 	readyTimeout time.Duration
 	progress     func(format string, args ...any)
 
@@ -206,6 +208,23 @@ func (g *Guest) Reboot(ctx context.Context) error {
 		return err
 	}
 	g.progress("  rebooting %s", g.spec.Name)
+	return g.boot(ctx)
+}
+
+func (g *Guest) PowerCycle(ctx context.Context, offline func(ctx context.Context, dataVolume string) error) error {
+	if g.dataPath == "" {
+		return fmt.Errorf("%s has no data volume", g.spec.Name)
+	}
+	if _, err := os.Stat(g.dataPath); err != nil {
+		return fmt.Errorf("the data volume is not a file on this host (libvirt at %s is remote?): %w", g.conn.URI, err)
+	}
+	if _, err := g.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := offline(ctx, g.dataPath); err != nil {
+		return fmt.Errorf("with %s powered off: %w", g.spec.Name, err)
+	}
+	g.progress("  starting %s again", g.spec.Name)
 	return g.boot(ctx)
 }
 

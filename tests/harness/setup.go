@@ -134,7 +134,7 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		return r, nil
 	}
 	r.guest.spec.DataVolume = r.name("data.qcow2")
-	if _, err := conn.CreateVolume(ctx, r.pool, virt.Volume{Name: r.guest.spec.DataVolume,
+	if r.guest.dataPath, err = conn.CreateVolume(ctx, r.pool, virt.Volume{Name: r.guest.spec.DataVolume,
 		Capacity: virt.Capacity{Unit: "MiB", Value: uint64(o.DataMiB)}, Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
 		return nil, err
 	}
