@@ -20,8 +20,8 @@ var vmDiskModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod"
 // initramfs-tools' default (MODULES=most) copies every storage, filesystem
 // and input driver of the kernel: a 37 MiB initrd for linux-image-amd64,
 // which GRUB reads through the firmware and the kernel unpacks at every
-// boot, seconds under emulation. A list of what a VM's root needs is a
-// fifth of that.
+// boot, seconds under emulation. A list of what a VM's root needs makes
+// it 9 MiB (8 MiB for the cloud kernel, from 18).
 func initramfsPreseed() map[string]string {
 	hook := "#!/bin/sh\n" +
 		"# Written by ostal (builders/initramfs.go): the drivers of the disks a\n" +
