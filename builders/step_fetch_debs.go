@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,41 +41,87 @@ func (s *stepFetchDebs) Run(ctx context.Context, state multistep.StateBag) multi
 	if err != nil {
 		return halt(state, err)
 	}
-	dir := filepath.Join(s.CacheDir, "debs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return halt(state, fmt.Errorf("create deb cache: %w", err))
-	}
-	if err := removeStale(dir); err != nil {
-		return halt(state, err)
-	}
-	var missing []images.Package
-	var total int64
-	seen := map[string]bool{}
-	for _, set := range []string{images.SetImage, images.SetTools} {
-		for _, p := range lock.Sets[set] {
-			if seen[p.SHA256] {
-				continue
-			}
-			seen[p.SHA256] = true
-			if fi, err := os.Stat(debPath(s.CacheDir, p.SHA256)); err == nil && fi.Size() == p.Size {
-				continue
-			}
-			missing = append(missing, p)
-			total += p.Size
-		}
-	}
-	if len(missing) == 0 {
-		say(state, "all %d .debs are in the cache %s", len(seen), dir)
-		return multistep.ActionContinue
-	}
-	say(state, "fetching %d of %d .debs (%s) from %s into %s", len(missing), len(seen), humanBytes(total), spec.Mirror, dir)
-	if err := s.fetchAll(ctx, state, strings.TrimRight(spec.Mirror, "/"), missing, total); err != nil {
+	f := &debFetcher{cacheDir: s.CacheDir, driver: s.Driver, parallel: s.Parallel,
+		say:   func(format string, args ...any) { say(state, format, args...) },
+		urlOf: func(p images.Package) string { return lock.PackageURL(spec, p) }}
+	if err := f.fetchMissing(ctx, append(lock.Sets[images.SetImage], lock.Sets[images.SetTools]...)); err != nil {
 		return halt(state, err)
 	}
 	return multistep.ActionContinue
 }
 
-func (s *stepFetchDebs) fetchAll(ctx context.Context, state multistep.StateBag, mirror string, pkgs []images.Package, total int64) error {
+// FetchDebs puts the .debs of pkgs into the cache (each checked against
+// its sha256, as a build does) and returns their paths in the cache, in
+// the order of pkgs; urlOf says where each is fetched.
+func FetchDebs(ctx context.Context, cacheDir string, pkgs []images.Package, urlOf func(images.Package) string,
+	say func(format string, args ...any)) ([]string, error) {
+	f := &debFetcher{cacheDir: cacheDir, driver: &ExecDriver{}, say: say, urlOf: urlOf}
+	if err := f.fetchMissing(ctx, pkgs); err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		var err error
+		if paths[i], err = verifiedDeb(cacheDir, p); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+// debFetcher downloads .debs into the content-addressed cache.
+type debFetcher struct {
+	cacheDir string
+	driver   Driver
+	parallel int
+	say      func(format string, args ...any)
+	urlOf    func(images.Package) string
+}
+
+// fetchMissing fetches the packages the cache does not hold yet, each once.
+func (f *debFetcher) fetchMissing(ctx context.Context, pkgs []images.Package) error {
+	dir := filepath.Join(f.cacheDir, "debs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create deb cache: %w", err)
+	}
+	if err := removeStale(dir); err != nil {
+		return err
+	}
+	var missing []images.Package
+	var total int64
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		if seen[p.SHA256] {
+			continue
+		}
+		seen[p.SHA256] = true
+		if fi, err := os.Stat(debPath(f.cacheDir, p.SHA256)); err == nil && fi.Size() == p.Size {
+			continue
+		}
+		missing = append(missing, p)
+		total += p.Size
+	}
+	if len(missing) == 0 {
+		f.say("all %d .debs are in the cache %s", len(seen), dir)
+		return nil
+	}
+	f.say("fetching %d of %d .debs (%s) from %s into %s", len(missing), len(seen), humanBytes(total), hostsOf(missing, f.urlOf), dir)
+	return f.fetchAll(ctx, missing, total)
+}
+
+// hostsOf names the archives' hosts and paths the packages come from.
+func hostsOf(pkgs []images.Package, urlOf func(images.Package) string) string {
+	var bases []string
+	for _, p := range pkgs {
+		base := strings.TrimSuffix(urlOf(p), "/"+p.Filename)
+		if !slices.Contains(bases, base) {
+			bases = append(bases, base)
+		}
+	}
+	return strings.Join(bases, " and ")
+}
+
+func (f *debFetcher) fetchAll(ctx context.Context, pkgs []images.Package, total int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var done atomic.Int64
@@ -82,7 +129,7 @@ func (s *stepFetchDebs) fetchAll(ctx context.Context, state multistep.StateBag, 
 	var errs []error
 	work := make(chan images.Package)
 	var wg sync.WaitGroup
-	parallel := s.Parallel
+	parallel := f.parallel
 	if parallel <= 0 {
 		parallel = 4
 	}
@@ -91,7 +138,7 @@ func (s *stepFetchDebs) fetchAll(ctx context.Context, state multistep.StateBag, 
 		go func() {
 			defer wg.Done()
 			for p := range work {
-				if err := s.fetch(ctx, mirror, p, &done); err != nil {
+				if err := f.fetch(ctx, p, &done); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -120,13 +167,13 @@ func (s *stepFetchDebs) fetchAll(ctx context.Context, state multistep.StateBag, 
 		case <-ticker.C:
 			n := done.Load()
 			rate := float64(n) / time.Since(start).Seconds()
-			say(state, "  %s of %s at %s/s", humanBytes(n), humanBytes(total), humanBytes(int64(rate)))
+			f.say("  %s of %s at %s/s", humanBytes(n), humanBytes(total), humanBytes(int64(rate)))
 		case <-finished:
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
 			n := done.Load()
-			say(state, "  fetched %s in %s", humanBytes(n), time.Since(start).Round(time.Second))
+			f.say("  fetched %s in %s", humanBytes(n), time.Since(start).Round(time.Second))
 			return ctx.Err()
 		}
 	}
@@ -134,21 +181,22 @@ func (s *stepFetchDebs) fetchAll(ctx context.Context, state multistep.StateBag, 
 
 // fetch downloads one .deb into a temporary file, checks it, and renames it
 // to its sha256 name.
-func (s *stepFetchDebs) fetch(ctx context.Context, mirror string, p images.Package, done *atomic.Int64) error {
-	final := debPath(s.CacheDir, p.SHA256)
+func (f *debFetcher) fetch(ctx context.Context, p images.Package, done *atomic.Int64) error {
+	final := debPath(f.cacheDir, p.SHA256)
 	tmp := tempName(final)
-	f, err := os.Create(tmp)
+	out, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", p.Name, err)
 	}
 	defer os.Remove(tmp)
 	h := sha256.New()
 	var last int64
-	err = s.Driver.Download(ctx, mirror+"/"+p.Filename, io.MultiWriter(f, h), func(n int64) {
+	url := f.urlOf(p)
+	err = f.driver.Download(ctx, url, io.MultiWriter(out, h), func(n int64) {
 		done.Add(n - last)
 		last = n
 	})
-	if cerr := f.Close(); err == nil {
+	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	var status *HTTPStatusError
@@ -162,7 +210,7 @@ func (s *stepFetchDebs) fetch(ctx context.Context, mirror string, p images.Packa
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
 		return fmt.Errorf("package %s %s from %s has sha256 %s, the lock says %s: the mirror serves other bytes than were locked; "+
-			"check the mirror, or run `ostal lock` if the archive really changed", p.Name, p.Version, mirror, got, p.SHA256)
+			"check the mirror, or run `ostal lock` if the archive really changed", p.Name, p.Version, url, got, p.SHA256)
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("fetch %s: %w", p.Name, err)

@@ -202,6 +202,16 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 const updatedNote = "# Written by ostal when it built the image: the image's caches are as its\n" +
 	"# packages made them. See ConditionNeedsUpdate= in systemd.unit(5).\n"
 
+// sourcesList names the archives the image's packages were locked from, so
+// that `apt list --upgradable` on the machine reads the same ones.
+func sourcesList(spec *images.Spec) string {
+	var b strings.Builder
+	for _, src := range spec.Sources() {
+		fmt.Fprintf(&b, "deb %s %s %s\n", src.Mirror, src.Suite, strings.Join(spec.Components, " "))
+	}
+	return b.String()
+}
+
 // writeSystemFiles writes what every image needs and ostal derives from the
 // spec.
 func writeSystemFiles(root string, spec *images.Spec) error {
@@ -214,7 +224,7 @@ func writeSystemFiles(root string, spec *images.Spec) error {
 		"etc/hostname":         spec.Hostname + "\n",
 		"etc/hosts":            fmt.Sprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", spec.Hostname),
 		"etc/fstab":            fstab(id),
-		"etc/apt/sources.list": fmt.Sprintf("deb %s %s %s\n", spec.Mirror, spec.Suite, strings.Join(spec.Components, " ")),
+		"etc/apt/sources.list": sourcesList(spec),
 		"boot/grub/grub.cfg":   grubConfig(spec, id, kernel, initrd),
 		"etc/kernel/cmdline":   kernelCmdline(spec, id) + "\n",
 		// The caches that ldconfig.service, systemd-hwdb-update and the

@@ -15,50 +15,68 @@ import (
 	"time"
 )
 
-// DebianKeyring verifies the mirror's Release file; Debian's
-// debian-archive-keyring package installs it.
-const DebianKeyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
-// Archive is a private apt state for one mirror, suite and architecture,
-// under the cache directory: ostal asks apt to download and verify the
-// signed indexes and to resolve dependencies, without touching the host's
-// own apt configuration.
+// Archive is a private apt state for the archives of one spec (the
+// suite, its -updates and -security) and one architecture, under the cache
+// directory: ostal asks apt to download and verify the signed indexes and
+// to resolve dependencies, without touching the host's own apt
+// configuration.
 type Archive struct {
-	Mirror, Suite, Arch string
-	Components          []string
-	dir                 string
-	Index               *Index
-	ReleaseDate         time.Time
+	Arch       string
+	Components []string
+	Sources    []Source
+	dir        string
+	// Index holds every package of every source; each records its suite.
+	Index *Index
+	// Dates are each suite's Release date; ReleaseDate is the newest.
+	Dates       map[string]time.Time
+	ReleaseDate time.Time
+	specPath    string
 }
 
-// OpenArchive refreshes the indexes of the spec's mirror and parses them.
+// OpenArchive refreshes the indexes of the spec's archives and parses them.
 func OpenArchive(ctx context.Context, cacheDir string, s *Spec) (*Archive, error) {
-	key := sha256.Sum256([]byte(strings.Join([]string{s.Mirror, s.Suite, s.Architecture, strings.Join(s.Components, ",")}, "\n")))
+	parts := []string{s.Architecture, strings.Join(s.Components, ",")}
+	for _, src := range s.Sources() {
+		parts = append(parts, src.Suite, src.Mirror, src.Keyring)
+	}
+	key := sha256.Sum256([]byte(strings.Join(parts, "\n")))
 	a := &Archive{
-		Mirror: strings.TrimRight(s.Mirror, "/"), Suite: s.Suite, Arch: s.Architecture, Components: s.Components,
+		Arch: s.Architecture, Components: s.Components, Sources: s.Sources(), specPath: s.Path,
 		dir: filepath.Join(cacheDir, "apt", hex.EncodeToString(key[:8])),
 	}
-	if err := a.update(ctx, s.Path); err != nil {
+	if err := a.update(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.load(); err != nil {
+	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *Archive) update(ctx context.Context, specPath string) error {
+func (a *Archive) update(ctx context.Context) error {
 	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg"} {
 		if err := os.MkdirAll(filepath.Join(a.dir, d), 0o755); err != nil {
 			return fmt.Errorf("prepare apt state: %w", err)
 		}
 	}
-	if _, err := os.Stat(DebianKeyring); err != nil {
-		return fmt.Errorf("the Debian archive keyring %s is missing: install it with `apt-get install debian-archive-keyring` (make image does this)", DebianKeyring)
+	p := &problems{file: a.specPath}
+	var sources strings.Builder
+	for _, src := range a.Sources {
+		if _, err := os.Stat(src.Keyring); err != nil {
+			hint := "name a keyring file (an exported public key) that signs " + src.Mirror + "'s Release files"
+			if src.Keyring == DefaultKeyring {
+				hint = "install it with `apt-get install debian-archive-keyring` (make image does this)"
+			}
+			p.add(src.KeyringField, hint, "the keyring %s is missing", src.Keyring)
+		}
+		fmt.Fprintf(&sources, "deb [signed-by=%s] %s %s %s\n", src.Keyring, src.Mirror, src.Suite, strings.Join(a.Components, " "))
+	}
+	if err := p.err(); err != nil {
+		return err
 	}
 	files := map[string]string{
 		"var/lib/dpkg/status":  "",
-		"etc/apt/sources.list": fmt.Sprintf("deb [signed-by=%s] %s %s %s\n", DebianKeyring, a.Mirror, a.Suite, strings.Join(a.Components, " ")),
+		"etc/apt/sources.list": sources.String(),
 		"apt.conf": fmt.Sprintf("Dir %q;\nDir::State::status %q;\nAPT::Architecture %q;\nAPT::Architectures %q;\n"+
 			"APT::Install-Recommends \"false\";\nAcquire::Languages \"none\";\nAcquire::Retries \"3\";\n",
 			a.dir+"/", filepath.Join(a.dir, "var/lib/dpkg/status"), a.Arch, a.Arch),
@@ -70,11 +88,39 @@ func (a *Archive) update(ctx context.Context, specPath string) error {
 	}
 	out, err := a.apt(ctx, "apt-get", "update", "-q", "-o", "APT::Update::Error-Mode=any")
 	if err != nil {
-		return &FieldError{File: specPath, Field: "mirror",
-			Problem: fmt.Sprintf("cannot read suite %q from %q: %v: %s", a.Suite, a.Mirror, err, lastLines(out, 4)),
-			Hint:    "check the mirror URL and suite name (e.g. http://deb.debian.org/debian, trixie) and that this machine reaches it"}
+		return a.updateError(out, err)
 	}
 	return nil
+}
+
+// updateError names the archives apt complained about (a bad signature, a
+// missing suite, an unreachable host), each with its spec key.
+func (a *Archive) updateError(out []byte, err error) error {
+	p := &problems{file: a.specPath}
+	var complaints []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "E:") || strings.HasPrefix(line, "W:") || strings.HasPrefix(line, "Err:") {
+			complaints = append(complaints, strings.TrimSpace(line))
+		}
+	}
+	for _, src := range a.Sources {
+		var mine []string
+		for _, c := range complaints {
+			if strings.Contains(c, src.Mirror+" "+src.Suite+" ") || strings.Contains(c, src.Mirror+"/dists/"+src.Suite+"/") {
+				mine = append(mine, c)
+			}
+		}
+		if len(mine) > 0 {
+			p.add(src.MirrorField, fmt.Sprintf("check the URL and that this machine reaches it, and that %s (%s) holds the key that signs its Release file",
+				src.Keyring, src.KeyringField), "cannot read suite %q from %q: %s", src.Suite, src.Mirror, strings.Join(mine, " / "))
+		}
+	}
+	if perr := p.err(); perr != nil {
+		return perr
+	}
+	return &FieldError{File: a.specPath, Field: "mirror",
+		Problem: fmt.Sprintf("apt-get update failed: %v: %s", err, lastLines(out, 4)),
+		Hint:    "check the mirror URLs and suite name (e.g. http://deb.debian.org/debian, trixie) and that this machine reaches them"}
 }
 
 func (a *Archive) apt(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -86,34 +132,57 @@ func (a *Archive) apt(ctx context.Context, name string, args ...string) ([]byte,
 	return out.Bytes(), err
 }
 
-func (a *Archive) load() error {
-	lists, err := filepath.Glob(filepath.Join(a.dir, "var/lib/apt/lists/*_Packages"))
-	if err != nil || len(lists) == 0 {
-		return fmt.Errorf("no Packages index under %s after apt-get update", a.dir)
-	}
-	sort.Strings(lists)
-	var all bytes.Buffer
-	for _, l := range lists {
-		b, err := os.ReadFile(l)
-		if err != nil {
-			return fmt.Errorf("read packages index: %w", err)
-		}
-		all.Write(b)
-		all.WriteString("\n")
-	}
-	if a.Index, err = ParseIndex(&all); err != nil {
-		return err
-	}
-	releases, _ := filepath.Glob(filepath.Join(a.dir, "var/lib/apt/lists/*_InRelease"))
-	if len(releases) == 0 {
-		return fmt.Errorf("no InRelease file under %s after apt-get update", a.dir)
-	}
-	rel, err := os.ReadFile(releases[0])
+// load parses each suite's Packages files (apt lists them as index
+// targets) and its Release date.
+func (a *Archive) load(ctx context.Context) error {
+	out, err := a.apt(ctx, "apt-get", "indextargets", "--format", "$(RELEASE)\t$(FILENAME)", "Created-By: Packages")
 	if err != nil {
-		return fmt.Errorf("read release file: %w", err)
+		return fmt.Errorf("list apt's indexes: %v: %s", err, lastLines(out, 4))
 	}
-	a.ReleaseDate, err = releaseDate(rel)
-	return err
+	a.Index = newIndex()
+	a.Dates = map[string]time.Time{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		suite, file, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		if err := a.Index.addFile(file, suite); err != nil {
+			return err
+		}
+		if _, ok := a.Dates[suite]; ok {
+			continue
+		}
+		if a.Dates[suite], err = readReleaseDate(file, suite); err != nil {
+			return err
+		}
+		if a.Dates[suite].After(a.ReleaseDate) {
+			a.ReleaseDate = a.Dates[suite]
+		}
+	}
+	for _, src := range a.Sources {
+		if _, ok := a.Dates[src.Suite]; !ok {
+			return &FieldError{File: a.specPath, Field: src.MirrorField,
+				Problem: fmt.Sprintf("apt found no Packages index of suite %q at %q", src.Suite, src.Mirror),
+				Hint:    "check the suite name and that the archive has the components " + strings.Join(a.Components, " ")}
+		}
+	}
+	return nil
+}
+
+// readReleaseDate finds the InRelease file beside a Packages list: apt
+// names both after the URL, ..._dists_SUITE_InRelease and
+// ..._dists_SUITE_main_binary-amd64_Packages.
+func readReleaseDate(packagesFile, suite string) (time.Time, error) {
+	marker := "_dists_" + strings.ReplaceAll(suite, "/", "_") + "_"
+	i := strings.LastIndex(packagesFile, marker)
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("cannot tell the release file of %s", packagesFile)
+	}
+	rel, err := os.ReadFile(packagesFile[:i+len(marker)] + "InRelease")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read release file of %s: %w", suite, err)
+	}
+	return releaseDate(rel)
 }
 
 // releaseDate reads the Date field of a Release file; it becomes the
@@ -150,15 +219,31 @@ func (a *Archive) Resolve(ctx context.Context, names []string) ([]Package, error
 		if err != nil {
 			return nil, fmt.Errorf("apt printed a bad URI %q: %w", raw, err)
 		}
-		path := strings.TrimPrefix(u.Path, mustPath(a.Mirror)+"/")
-		p, ok := a.Index.ByFilename(path)
+		p, ok := a.packageAt(u)
 		if !ok {
-			return nil, fmt.Errorf("apt chose %s, which is not in the parsed index", path)
+			return nil, fmt.Errorf("apt chose %s, which is not in the parsed indexes", raw)
 		}
 		pkgs = append(pkgs, *p)
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
 	return pkgs, nil
+}
+
+// packageAt finds the package apt would download from u: the source whose
+// mirror holds u, the first of them that lists that pool path (the suite
+// before its -updates, which share a pool).
+func (a *Archive) packageAt(u *url.URL) (*Package, bool) {
+	for _, src := range a.Sources {
+		base := mustPath(src.Mirror) + "/"
+		m, err := url.Parse(src.Mirror)
+		if err != nil || m.Host != u.Host || !strings.HasPrefix(u.Path, base) {
+			continue
+		}
+		if p, ok := a.Index.ByFilename(src.Suite, strings.TrimPrefix(u.Path, base)); ok {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 func mustPath(mirror string) string {

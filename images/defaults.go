@@ -2,8 +2,13 @@ package images
 
 // Defaults, applied in one place so that the rest of ostal never guesses.
 const (
-	DefaultSuite        = "trixie"
-	DefaultMirror       = "http://deb.debian.org/debian"
+	DefaultSuite  = "trixie"
+	DefaultMirror = "http://deb.debian.org/debian"
+	// The security archive is on the same host, at a path of its own.
+	DefaultSecurityMirror = "http://deb.debian.org/debian-security"
+	// DefaultKeyring verifies the archives' Release files; Debian's
+	// debian-archive-keyring package installs it.
+	DefaultKeyring      = "/usr/share/keyrings/debian-archive-keyring.gpg"
 	DefaultArchitecture = "amd64"
 	DefaultDiskSize     = "4GiB"
 	DefaultCompression  = "zstd"
@@ -20,6 +25,15 @@ func ApplyDefaults(s *Spec) {
 	}
 	if s.Mirror == "" {
 		s.Mirror = DefaultMirror
+	}
+	if s.SecurityMirror == "" {
+		s.SecurityMirror = DefaultSecurityMirror
+	}
+	if s.Keyring == "" {
+		s.Keyring = DefaultKeyring
+	}
+	if s.SecurityKeyring == "" {
+		s.SecurityKeyring = DefaultKeyring
 	}
 	if len(s.Components) == 0 {
 		s.Components = []string{"main"}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ type Package struct {
 	Version       string
 	Arch          string
 	Filename      string // path below the mirror, pool/main/...
+	Archive       string // the suite whose index lists it: trixie, trixie-security...
 	Size          int64
 	InstalledKiB  int64
 	SHA256        string
@@ -30,17 +32,35 @@ type Index struct {
 	provided   map[string]bool
 }
 
+func newIndex() *Index {
+	return &Index{byName: map[string][]*Package{}, byFilename: map[string]*Package{}, provided: map[string]bool{}}
+}
+
 // ParseIndex reads a Debian Packages file (deb822 stanzas).
 func ParseIndex(r io.Reader) (*Index, error) {
-	idx := &Index{byName: map[string][]*Package{}, byFilename: map[string]*Package{}, provided: map[string]bool{}}
+	idx := newIndex()
+	return idx, idx.parse(r, "")
+}
+
+// addFile adds the Packages file of one suite.
+func (idx *Index) addFile(path, suite string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read packages index: %w", err)
+	}
+	defer f.Close()
+	return idx.parse(f, suite)
+}
+
+func (idx *Index) parse(r io.Reader, suite string) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	cur := &Package{}
+	cur := &Package{Archive: suite}
 	flush := func() {
 		if cur.Name != "" {
 			idx.add(cur)
 		}
-		cur = &Package{}
+		cur = &Package{Archive: suite}
 	}
 	line := 0
 	for sc.Scan() {
@@ -55,7 +75,7 @@ func ParseIndex(r io.Reader) (*Index, error) {
 		}
 		key, val, ok := strings.Cut(text, ":")
 		if !ok {
-			return nil, fmt.Errorf("packages index line %d: %q is not a field", line, text)
+			return fmt.Errorf("packages index line %d: %q is not a field", line, text)
 		}
 		val = strings.TrimSpace(val)
 		var err error
@@ -85,19 +105,19 @@ func ParseIndex(r io.Reader) (*Index, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("packages index line %d: %s: %w", line, key, err)
+			return fmt.Errorf("packages index line %d: %s: %w", line, key, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read packages index: %w", err)
+		return fmt.Errorf("read packages index: %w", err)
 	}
 	flush()
-	return idx, nil
+	return nil
 }
 
 func (idx *Index) add(p *Package) {
 	idx.byName[p.Name] = append(idx.byName[p.Name], p)
-	idx.byFilename[p.Filename] = p
+	idx.byFilename[p.Archive+" "+p.Filename] = p
 	for _, v := range p.Provides {
 		idx.provided[v] = true
 	}
@@ -134,8 +154,8 @@ func (idx *Index) Essential() []string {
 	return names
 }
 
-// ByFilename finds the package stored at a pool path.
-func (idx *Index) ByFilename(path string) (*Package, bool) {
-	p, ok := idx.byFilename[path]
+// ByFilename finds the package a suite's index lists at a pool path.
+func (idx *Index) ByFilename(suite, path string) (*Package, bool) {
+	p, ok := idx.byFilename[suite+" "+path]
 	return p, ok
 }

@@ -13,7 +13,7 @@ func TestParseIndexReadsStanzas(t *testing.T) {
 	assert.Equal(t, []string{"bash", "coreutils", "linux-image-amd64", "mediawiki", "nginx", "postfix"}, idx.Names(),
 		"indented Description lines, even one that looks like a Package: field, are not packages")
 
-	p, ok := idx.ByFilename("pool/main/m/mediawiki/mediawiki_1.43.1-1_all.deb")
+	p, ok := idx.ByFilename("", "pool/main/m/mediawiki/mediawiki_1.43.1-1_all.deb")
 	require.True(t, ok)
 	assert.Equal(t, Package{
 		Name: "mediawiki", Version: "1:1.43.1-1", Arch: "all",
@@ -23,11 +23,11 @@ func TestParseIndexReadsStanzas(t *testing.T) {
 		SHA256:       strings.Repeat("1", 64), PriorityLevel: "optional",
 	}, *p)
 
-	p, ok = idx.ByFilename("pool/main/p/postfix/postfix_3.10.5-1~deb13u1_amd64.deb")
+	p, ok = idx.ByFilename("", "pool/main/p/postfix/postfix_3.10.5-1~deb13u1_amd64.deb")
 	require.True(t, ok)
 	assert.Equal(t, []string{"default-mta", "mail-transport-agent", "postfix-cdb"}, p.Provides, "versions are dropped from Provides")
 
-	_, ok = idx.ByFilename("pool/main/n/nope/nope_1_all.deb")
+	_, ok = idx.ByFilename("", "pool/main/n/nope/nope_1_all.deb")
 	assert.False(t, ok)
 }
 
@@ -58,8 +58,8 @@ func TestParseIndexKeepsEveryVersion(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a"}, idx.Names())
 	assert.Equal(t, []string{"a"}, idx.Essential(), "one essential version makes the name essential")
-	p1, ok1 := idx.ByFilename("pool/a_1.deb")
-	p2, ok2 := idx.ByFilename("pool/a_2.deb")
+	p1, ok1 := idx.ByFilename("", "pool/a_1.deb")
+	p2, ok2 := idx.ByFilename("", "pool/a_2.deb")
 	require.True(t, ok1)
 	require.True(t, ok2)
 	assert.Equal(t, "1", p1.Version)

@@ -23,18 +23,21 @@ func TestLoadAppliesDefaults(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, &Spec{
-		Path:          path,
-		Name:          "web",
-		Suite:         "trixie",
-		Mirror:        "http://deb.debian.org/debian",
-		Components:    []string{"main"},
-		Architecture:  "amd64",
-		Hostname:      "web",
-		Packages:      []string{"linux-image-amd64"},
-		Files:         []File{{Source: "base/motd", Dest: "/etc/motd", Mode: "0644"}},
-		DiskSize:      "4GiB",
-		KernelCmdline: []string{"console=tty0", "console=ttyS0,115200"},
-		Compression:   "zstd",
+		Path:            path,
+		Name:            "web",
+		Suite:           "trixie",
+		Mirror:          "http://deb.debian.org/debian",
+		Keyring:         DefaultKeyring,
+		SecurityMirror:  DefaultSecurityMirror,
+		SecurityKeyring: DefaultKeyring,
+		Components:      []string{"main"},
+		Architecture:    "amd64",
+		Hostname:        "web",
+		Packages:        []string{"linux-image-amd64"},
+		Files:           []File{{Source: "base/motd", Dest: "/etc/motd", Mode: "0644"}},
+		DiskSize:        "4GiB",
+		KernelCmdline:   []string{"console=tty0", "console=ttyS0,115200"},
+		Compression:     "zstd",
 	}, s)
 }
 
@@ -98,7 +101,7 @@ func TestLoadUnknownKeyWithoutCloseMatchListsKnownKeys(t *testing.T) {
 	assert.Equal(t, "files[0].owner", ps[0].Field)
 	assert.Equal(t, "known keys are source, dest, mode", ps[0].Hint)
 	assert.Equal(t, "flavour", ps[1].Field)
-	assert.Equal(t, "known keys are name, suite, mirror, components, architecture, hostname, domain, services, admin_keys, submission, dns, packages, files, units, masked_units, disk_size, kernel_cmdline, compression", ps[1].Hint)
+	assert.Equal(t, "known keys are name, suite, mirror, keyring, security_mirror, security_keyring, components, architecture, hostname, domain, services, admin_keys, submission, dns, packages, files, units, masked_units, disk_size, kernel_cmdline, compression", ps[1].Hint)
 }
 
 func TestLoadTypeErrorsNameTheField(t *testing.T) {

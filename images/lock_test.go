@@ -15,7 +15,12 @@ import (
 func sampleLock() *Lock {
 	return &Lock{
 		Suite: "trixie", Mirror: "http://deb.debian.org/debian", Architecture: "amd64",
-		ReleaseDate: time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC),
+		ReleaseDate: time.Date(2026, 11, 30, 0, 22, 33, 0, time.UTC),
+		Archives: []LockedArchive{
+			{"trixie", "http://deb.debian.org/debian", time.Date(2026, 11, 21, 9, 15, 44, 0, time.UTC)},
+			{"trixie-updates", "http://deb.debian.org/debian", time.Date(2026, 11, 29, 20, 1, 2, 0, time.UTC)},
+			{"trixie-security", "http://deb.debian.org/debian-security", time.Date(2026, 11, 30, 0, 22, 33, 0, time.UTC)},
+		},
 		Requested: map[string][]string{
 			SetImage: {"linux-image-amd64", "nginx"},
 			SetTools: {"e2fsprogs", "mtools"},
@@ -23,26 +28,56 @@ func sampleLock() *Lock {
 		Sets: map[string][]Package{
 			SetImage: {
 				{Name: "bash", Version: "5.2.37-2+b10", Arch: "amd64", Size: 1500792, InstalledKiB: 7196, Essential: true,
-					SHA256: strings.Repeat("a", 64), Filename: "pool/main/b/bash/bash_5.2.37-2+b10_amd64.deb"},
-				{Name: "nginx", Version: "1.26.3-3+deb13u1", Arch: "amd64", Size: 600000, InstalledKiB: 1500,
-					SHA256: strings.Repeat("b", 64), Filename: "pool/main/n/nginx/nginx_1.26.3-3+deb13u1_amd64.deb"},
+					SHA256: strings.Repeat("a", 64), Archive: "trixie", Filename: "pool/main/b/bash/bash_5.2.37-2+b10_amd64.deb"},
+				{Name: "nginx", Version: "1.26.3-3+deb13u2", Arch: "amd64", Size: 600000, InstalledKiB: 1500,
+					SHA256: strings.Repeat("b", 64), Archive: "trixie-security", Filename: "pool/updates/main/n/nginx/nginx_1.26.3-3+deb13u2_amd64.deb"},
 			},
 			SetTools: {
 				{Name: "mtools", Version: "4.0.48-1", Arch: "amd64", Size: 200000, InstalledKiB: 600,
-					SHA256: strings.Repeat("c", 64), Filename: "pool/main/m/mtools/mtools_4.0.48-1_amd64.deb"},
+					SHA256: strings.Repeat("c", 64), Archive: "trixie", Filename: "pool/main/m/mtools/mtools_4.0.48-1_amd64.deb"},
 			},
 		},
 	}
 }
 
 const sampleLockText = "# ostal lock: every package of the image, pinned. Written by `ostal lock`; do not edit.\n" +
-	"format 1\nsuite trixie\nmirror http://deb.debian.org/debian\narchitecture amd64\nrelease-date 2026-11-21T09:15:44Z\n" +
+	"format 2\nsuite trixie\narchitecture amd64\nrelease-date 2026-11-30T00:22:33Z\n" +
+	"archive trixie http://deb.debian.org/debian 2026-11-21T09:15:44Z\n" +
+	"archive trixie-updates http://deb.debian.org/debian 2026-11-29T20:01:02Z\n" +
+	"archive trixie-security http://deb.debian.org/debian-security 2026-11-30T00:22:33Z\n" +
 	"request image linux-image-amd64 nginx\nrequest tools e2fsprogs mtools\n" +
 	"# image: 2 packages\n" +
-	"image bash 5.2.37-2+b10 amd64 1500792 7196 essential aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa pool/main/b/bash/bash_5.2.37-2+b10_amd64.deb\n" +
-	"image nginx 1.26.3-3+deb13u1 amd64 600000 1500 - bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb pool/main/n/nginx/nginx_1.26.3-3+deb13u1_amd64.deb\n" +
+	"image bash 5.2.37-2+b10 amd64 1500792 7196 essential aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa trixie pool/main/b/bash/bash_5.2.37-2+b10_amd64.deb\n" +
+	"image nginx 1.26.3-3+deb13u2 amd64 600000 1500 - bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb trixie-security pool/updates/main/n/nginx/nginx_1.26.3-3+deb13u2_amd64.deb\n" +
 	"# tools: 1 packages\n" +
-	"tools mtools 4.0.48-1 amd64 200000 600 - cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc pool/main/m/mtools/mtools_4.0.48-1_amd64.deb\n"
+	"tools mtools 4.0.48-1 amd64 200000 600 - cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc trixie pool/main/m/mtools/mtools_4.0.48-1_amd64.deb\n"
+
+// A format 1 lock, from before the lock read -updates and -security,
+// still reads: every package from the suite, at the mirror.
+const formatOneLockText = "format 1\nsuite trixie\nmirror http://deb.debian.org/debian\narchitecture amd64\nrelease-date 2026-11-21T09:15:44Z\n" +
+	"request image nginx\nrequest tools mtools\n" +
+	"image nginx 1.26.3-3+deb13u1 amd64 600000 1500 - bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb pool/main/n/nginx/nginx_1.26.3-3+deb13u1_amd64.deb\n"
+
+func TestReadFormatOneLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	require.NoError(t, os.WriteFile(path, []byte(formatOneLockText), 0o644))
+	l, err := ReadLock(path)
+	require.NoError(t, err)
+	assert.Equal(t, "http://deb.debian.org/debian", l.Mirror)
+	nginx := l.Sets[SetImage][0]
+	assert.Equal(t, "trixie", l.ArchiveOf(nginx))
+	assert.Equal(t, "http://deb.debian.org/debian/pool/main/n/nginx/nginx_1.26.3-3+deb13u1_amd64.deb", l.PackageURL(nil, nginx))
+}
+
+func TestPackageURLFollowsTheArchive(t *testing.T) {
+	l := sampleLock()
+	nginx := l.Sets[SetImage][1]
+	assert.Equal(t, "http://deb.debian.org/debian-security/pool/updates/main/n/nginx/nginx_1.26.3-3+deb13u2_amd64.deb", l.PackageURL(nil, nginx))
+	spec := &Spec{Suite: "trixie", Mirror: "http://mirror.example/debian/", SecurityMirror: "http://mirror.example/debian-security"}
+	assert.Equal(t, "http://mirror.example/debian-security/pool/updates/main/n/nginx/nginx_1.26.3-3+deb13u2_amd64.deb", l.PackageURL(spec, nginx),
+		"the spec's mirror as it is now serves the same checksummed bytes")
+	assert.Equal(t, "http://mirror.example/debian/pool/main/b/bash/bash_5.2.37-2+b10_amd64.deb", l.PackageURL(spec, l.Sets[SetImage][0]))
+}
 
 func TestLockWriteFormat(t *testing.T) {
 	var b bytes.Buffer
@@ -60,7 +95,7 @@ func TestLockRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	want.Path = path
 	assert.Equal(t, want, got)
-	assert.Equal(t, int64(1795252544), got.SourceDateEpoch())
+	assert.Equal(t, int64(1795998153), got.SourceDateEpoch())
 
 	var again bytes.Buffer
 	require.NoError(t, got.Write(&again))
@@ -92,17 +127,18 @@ func TestReadLockErrorsNameTheLine(t *testing.T) {
 	cases := []struct {
 		name, text, want string
 	}{
-		{"other format", replace(2, "format 2"), `line 2: format "2" is not "1", the one this ostal reads`},
+		{"other format", replace(2, "format 3"), `line 2: format "3" is not "2", the one this ostal reads`},
 		{"suite with two values", replace(3, "suite trixie forky"), "line 3: suite takes one value"},
-		{"bad release date", replace(6, "release-date yesterday"), `line 6: release-date "yesterday": parsing time`},
-		{"request for no set", replace(7, "request kernel linux"), "line 7: request names no known set"},
-		{"package line with 7 fields", replace(10, "image bash 5.2.37-2+b10 amd64 1500792 7196 essential pool/main/b/bash/bash.deb"),
-			"line 10: a package line has 8 fields after the set, found 7"},
-		{"short sha256", replace(11, "image nginx 1.26.3-3+deb13u1 amd64 600000 1500 - abc123 pool/main/n/nginx/nginx.deb"),
-			`line 11: package nginx: "abc123" is not a sha256`},
-		{"size not a number", replace(13, "tools mtools 4.0.48-1 amd64 200kB 600 - "+strings.Repeat("c", 64)+" pool/m.deb"),
-			`line 13: package mtools: size "200kB" or installed size "600" is not a number`},
-		{"unknown entry", replace(12, "pin nginx"), `line 12: unknown entry "pin"`},
+		{"bad release date", replace(5, "release-date yesterday"), `line 5: release-date "yesterday": parsing time`},
+		{"archive without date", replace(8, "archive trixie-security http://deb.debian.org/debian-security"), "line 8: archive takes a suite, a URL and a date"},
+		{"request for no set", replace(9, "request kernel linux"), "line 9: request names no known set"},
+		{"package line with 8 fields", replace(12, "image bash 5.2.37-2+b10 amd64 1500792 7196 essential trixie pool/main/b/bash/bash.deb"),
+			"line 12: a package line has 9 fields after the set, found 8"},
+		{"short sha256", replace(13, "image nginx 1.26.3-3+deb13u1 amd64 600000 1500 - abc123 trixie pool/main/n/nginx/nginx.deb"),
+			`line 13: package nginx: "abc123" is not a sha256`},
+		{"size not a number", replace(15, "tools mtools 4.0.48-1 amd64 200kB 600 - "+strings.Repeat("c", 64)+" trixie pool/m.deb"),
+			`line 15: package mtools: size "200kB" or installed size "600" is not a number`},
+		{"unknown entry", replace(14, "pin nginx"), `line 14: unknown entry "pin"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -210,7 +246,7 @@ func TestDigest(t *testing.T) {
 	assert.Len(t, a.Digest(SetImage), 64)
 	assert.NotEqual(t, a.Digest(SetImage), a.Digest(SetTools))
 
-	b.Sets[SetImage][1].Version = "1.26.3-3+deb13u2"
+	b.Sets[SetImage][1].Version = "1.26.3-3+deb13u3"
 	assert.NotEqual(t, a.Digest(SetImage), b.Digest(SetImage), "a new version is a new tree")
 	assert.Equal(t, a.Digest(SetTools), b.Digest(SetTools), "the other set is unaffected")
 

@@ -2,7 +2,12 @@
 // in this folder (utzqanil.yaml and its lock).
 package images
 
-import "github.com/ostal/ostal/provision"
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/ostal/ostal/provision"
+)
 
 // Spec is one image as declared in images/<name>.yaml. Field names are the
 // YAML keys; defaults are applied in one place, ApplyDefaults.
@@ -10,12 +15,19 @@ type Spec struct {
 	// Path is the file the spec was read from; every error names it.
 	Path string `mapstructure:"-"`
 
-	Name         string   `mapstructure:"name"`
-	Suite        string   `mapstructure:"suite"`
-	Mirror       string   `mapstructure:"mirror"`
-	Components   []string `mapstructure:"components"`
-	Architecture string   `mapstructure:"architecture"`
-	Hostname     string   `mapstructure:"hostname"`
+	Name  string `mapstructure:"name"`
+	Suite string `mapstructure:"suite"`
+	// Mirror serves the suite and SUITE-updates; Keyring holds the key
+	// their Release files are signed with.
+	Mirror  string `mapstructure:"mirror"`
+	Keyring string `mapstructure:"keyring"`
+	// SecurityMirror serves SUITE-security, Debian's security fixes, at a
+	// path of its own (debian-security); SecurityKeyring verifies it.
+	SecurityMirror  string   `mapstructure:"security_mirror"`
+	SecurityKeyring string   `mapstructure:"security_keyring"`
+	Components      []string `mapstructure:"components"`
+	Architecture    string   `mapstructure:"architecture"`
+	Hostname        string   `mapstructure:"hostname"`
 	// Domain is the cooperative's DNS domain: the services answer for
 	// wiki.DOMAIN, www.DOMAIN and so on.
 	Domain string `mapstructure:"domain"`
@@ -43,6 +55,35 @@ type Spec struct {
 	// reads it) or "zlib" (slower; every QEMU reads it).
 	Compression string `mapstructure:"compression"`
 }
+
+// Source is one archive the lock resolves from, with the spec's keys it
+// comes from (for errors).
+type Source struct {
+	Suite, Mirror, Keyring    string
+	MirrorField, KeyringField string
+}
+
+// Sources are the archives of the image: the suite, its -updates and its
+// -security archive, in the order a package found in several is recorded.
+// A relative keyring is relative to the spec's folder.
+func (s *Spec) Sources() []Source {
+	key := func(k string) string {
+		if k != "" && !filepath.IsAbs(k) && s.Path != "" {
+			return filepath.Join(filepath.Dir(s.Path), k)
+		}
+		return k
+	}
+	mirror := strings.TrimRight(s.Mirror, "/")
+	return []Source{
+		{s.Suite, mirror, key(s.Keyring), "mirror", "keyring"},
+		{s.Suite + "-updates", mirror, key(s.Keyring), "mirror", "keyring"},
+		{s.Suite + "-security", strings.TrimRight(s.SecurityMirror, "/"), key(s.SecurityKeyring), "security_mirror", "security_keyring"},
+	}
+}
+
+// IsSecurityArchive tells Debian's security archive (SUITE-security) from
+// the others: a package whose new version comes from it is a security fix.
+func IsSecurityArchive(suite string) bool { return strings.HasSuffix(suite, "-security") }
 
 // File copies Source (relative to the provision directory) to Dest inside
 // the image.

@@ -40,8 +40,11 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 	if s.Hostname != s.Name && !nameRE.MatchString(s.Hostname) {
 		p.add("hostname", "use lower-case letters, digits and dashes", "%q is not a valid host name", s.Hostname)
 	}
-	if u, err := url.Parse(s.Mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.add("mirror", "write a full URL such as "+DefaultMirror, "%q is not an http(s) URL", s.Mirror)
+	for _, m := range []struct{ field, url, example string }{
+		{"mirror", s.Mirror, DefaultMirror}, {"security_mirror", s.SecurityMirror, DefaultSecurityMirror}} {
+		if u, err := url.Parse(m.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(m.field, "write a full URL such as "+m.example, "%q is not an http(s) URL", m.url)
+		}
 	}
 	if s.Architecture != "amd64" {
 		p.add("architecture", `ostal's bootloader set-up supports "amd64" only`, "%q is not supported", s.Architecture)

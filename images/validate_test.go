@@ -220,7 +220,7 @@ func TestDiskSizeBytesOverflow(t *testing.T) {
 }
 
 func TestValidateMaskedUnits(t *testing.T) {
-	s := &Spec{Path: "images/x.yaml", Name: "x", Hostname: "x", Mirror: DefaultMirror, Architecture: "amd64",
+	s := &Spec{Path: "images/x.yaml", Name: "x", Hostname: "x", Mirror: DefaultMirror, SecurityMirror: DefaultSecurityMirror, Architecture: "amd64",
 		Packages: []string{"bash"}, DiskSize: "4GiB", Compression: "zstd",
 		Units: []string{"ssh.service"}, MaskedUnits: []string{"ssh.service", "mailman3", "exim4.service", "exim4.service"}}
 	err := Validate(s, t.TempDir(), nil)
