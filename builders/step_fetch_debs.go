@@ -209,7 +209,7 @@ func (f *debFetcher) fetch(ctx context.Context, p images.Package, done *atomic.I
 		return fmt.Errorf("fetch %s %s: %w", p.Name, p.Version, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("package %s %s from %s has sha256 %s, the lock says %s: the mirror serves other bytes than were locked; "+
+		return fmt.Errorf("package %s %s from %s has sha256 %s, the lock says %s: the mirror serves other bytes than its signed index says; "+
 			"check the mirror, or run `ostal lock` if the archive really changed", p.Name, p.Version, url, got, p.SHA256)
 	}
 	if err := os.Rename(tmp, final); err != nil {

@@ -59,7 +59,7 @@ func TestFetchDebsRefusesOtherBytes(t *testing.T) {
 	err := state.Get("error").(error)
 	assert.Equal(t, "package bash 5.2 from http://mirror.example/debian/pool/main/b/bash_5.2_amd64.deb has sha256 "+
 		"d121be3103007b41edf96f8262925f8c7d61894afe9a041843b631f69445bc57, the lock says "+bash.SHA256+
-		": the mirror serves other bytes than were locked; check the mirror, or run `ostal lock` if the archive really changed", err.Error())
+		": the mirror serves other bytes than its signed index says; check the mirror, or run `ostal lock` if the archive really changed", err.Error())
 	assert.Empty(t, dirNames(t, filepath.Join(cache, "debs")), "nothing is left in the cache")
 }
 

@@ -133,54 +133,47 @@ func (a *Archive) apt(ctx context.Context, name string, args ...string) ([]byte,
 }
 
 // load parses each suite's Packages files (apt lists them as index
-// targets) and its Release date.
+// targets; an empty suite, as -updates is after a point release, has
+// none) and reads its Release date.
 func (a *Archive) load(ctx context.Context) error {
 	out, err := a.apt(ctx, "apt-get", "indextargets", "--format", "$(RELEASE)\t$(FILENAME)", "Created-By: Packages")
 	if err != nil {
 		return fmt.Errorf("list apt's indexes: %v: %s", err, lastLines(out, 4))
 	}
 	a.Index = newIndex()
-	a.Dates = map[string]time.Time{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		suite, file, ok := strings.Cut(line, "\t")
-		if !ok {
-			continue
-		}
-		if err := a.Index.addFile(file, suite); err != nil {
-			return err
-		}
-		if _, ok := a.Dates[suite]; ok {
-			continue
-		}
-		if a.Dates[suite], err = readReleaseDate(file, suite); err != nil {
-			return err
-		}
-		if a.Dates[suite].After(a.ReleaseDate) {
-			a.ReleaseDate = a.Dates[suite]
+		if suite, file, ok := strings.Cut(line, "\t"); ok {
+			if err := a.Index.addFile(file, suite); err != nil {
+				return err
+			}
 		}
 	}
+	a.Dates = map[string]time.Time{}
 	for _, src := range a.Sources {
-		if _, ok := a.Dates[src.Suite]; !ok {
-			return &FieldError{File: a.specPath, Field: src.MirrorField,
-				Problem: fmt.Sprintf("apt found no Packages index of suite %q at %q", src.Suite, src.Mirror),
-				Hint:    "check the suite name and that the archive has the components " + strings.Join(a.Components, " ")}
+		date, err := a.releaseDateOf(src)
+		if err != nil {
+			return err
+		}
+		a.Dates[src.Suite] = date
+		if date.After(a.ReleaseDate) {
+			a.ReleaseDate = date
 		}
 	}
 	return nil
 }
 
-// readReleaseDate finds the InRelease file beside a Packages list: apt
-// names both after the URL, ..._dists_SUITE_InRelease and
-// ..._dists_SUITE_main_binary-amd64_Packages.
-func readReleaseDate(packagesFile, suite string) (time.Time, error) {
-	marker := "_dists_" + strings.ReplaceAll(suite, "/", "_") + "_"
-	i := strings.LastIndex(packagesFile, marker)
-	if i < 0 {
-		return time.Time{}, fmt.Errorf("cannot tell the release file of %s", packagesFile)
+// releaseDateOf reads the date of a suite's InRelease file, which apt
+// names after its URL: ..._dists_SUITE_InRelease.
+func (a *Archive) releaseDateOf(src Source) (time.Time, error) {
+	found, _ := filepath.Glob(filepath.Join(a.dir, "var/lib/apt/lists", "*_dists_"+strings.ReplaceAll(src.Suite, "/", "_")+"_InRelease"))
+	if len(found) != 1 {
+		return time.Time{}, &FieldError{File: a.specPath, Field: src.MirrorField,
+			Problem: fmt.Sprintf("apt kept no signed release file of suite %q from %q", src.Suite, src.Mirror),
+			Hint:    "check the suite name and that the archive publishes an InRelease file"}
 	}
-	rel, err := os.ReadFile(packagesFile[:i+len(marker)] + "InRelease")
+	rel, err := os.ReadFile(found[0])
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read release file of %s: %w", suite, err)
+		return time.Time{}, fmt.Errorf("read release file of %s: %w", src.Suite, err)
 	}
 	return releaseDate(rel)
 }

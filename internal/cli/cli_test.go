@@ -105,7 +105,7 @@ func TestCommandHelpShowsExamples(t *testing.T) {
 	assert.Contains(t, r.stdout, "\nExamples:\n  ostal validate                          # images/utzqanil.yaml\n")
 	assert.Contains(t, r.stdout, "ostal validate --offline tests/images/tiny.yaml")
 
-	for _, cmd := range []string{"lock", "build"} {
+	for _, cmd := range []string{"lock", "updates", "build"} {
 		r := run(t, cmd, "-h")
 		assert.Equal(t, 0, r.code, cmd)
 		assert.Contains(t, r.stdout, "Usage: ostal "+cmd+" [flags] [spec.yaml]", cmd)

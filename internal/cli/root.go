@@ -40,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"validate", "check image specs and report every problem at once", runValidate},
 		{"lock", "pin every package of an image to an exact version and checksum", runLock},
+		{"updates", "list the packages with newer versions in the archives, security fixes and their CVEs first", runUpdates},
 		{"build", "build a bootable, compressed qcow2 from a locked spec", runBuild},
 		{"test", "boot an image under libvirt and run named checks against it", runTest},
 		{"deploy", "push, swap, roll back and inspect images on a libvirt host", runDeploy},

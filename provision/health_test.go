@@ -1,0 +1,143 @@
+package provision
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHealthReport runs the guest's health report (base/) on this host
+// with stand-in service checks: every service gets its line, in the
+// spec's order, a hung check is cut off and named, a missing data volume
+// fails every service but ssh and the firewall, and --json is JSON.
+func TestHealthReport(t *testing.T) {
+	checks := map[string]string{
+		"ssh":   "exit 0",
+		"dns":   "printf '%s\\n' 'knot is \"failed\"\\ (journalctl -u knot)' 'second line'; exit 1",
+		"wiki":  "sleep 30",
+		"www":   "exit 3",
+		"lists": "sleep 1; exit 0",
+	}
+	cases := []struct {
+		name      string
+		dataError string // the data volume's error, "" when mounted
+		want      []string
+	}{
+		{"data volume mounted", "", []string{
+			"ok ssh",
+			"ok firewall",
+			`FAIL dns: knot is "failed"\ (journalctl -u knot) second line`,
+			"FAIL wiki: HEALTHD/wiki did not answer within 2 s",
+			"FAIL www: HEALTHD/www failed (exit status 3)",
+			"ok lists",
+		}},
+		{"no data volume", "no data volume is mounted at /srv/data", []string{
+			"ok ssh",
+			"ok firewall",
+			"FAIL dns: data volume: no data volume is mounted at /srv/data",
+			"FAIL wiki: data volume: no data volume is mounted at /srv/data",
+			"FAIL www: data volume: no data volume is mounted at /srv/data",
+			"FAIL lists: data volume: no data volume is mounted at /srv/data",
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			health, healthD, env := healthFixture(t, checks, c.dataError)
+			start := time.Now()
+			cmd := exec.Command(health)
+			cmd.Env = env
+			out, err := cmd.Output()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "%s", out)
+			assert.Equal(t, 1, exit.ExitCode())
+			got := strings.Split(strings.TrimSpace(strings.ReplaceAll(string(out), healthD, "HEALTHD")), "\n")
+			assert.Equal(t, c.want, got)
+			// Side by side: the hung check and the slow one overlap.
+			assert.Less(t, time.Since(start), 2500*time.Millisecond+time.Second)
+
+			cmd = exec.Command(health, "--json")
+			cmd.Env = env
+			out, _ = cmd.Output()
+			var report []struct {
+				Service string `json:"service"`
+				OK      bool   `json:"ok"`
+				Reason  string `json:"reason"`
+			}
+			require.NoError(t, json.Unmarshal(out, &report), "%s", out)
+			require.Len(t, report, len(c.want))
+			for i, line := range c.want {
+				name, reason, failed := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "ok "), "FAIL "), ": ")
+				assert.Equal(t, name, report[i].Service)
+				assert.Equal(t, !failed && strings.HasPrefix(line, "ok "), report[i].OK, line)
+				assert.Equal(t, reason, strings.ReplaceAll(report[i].Reason, healthD, "HEALTHD"))
+			}
+		})
+	}
+	t.Run("still starting", func(t *testing.T) {
+		health, _, env := healthFixture(t, map[string]string{"ssh": "touch ran"}, "")
+		cmd := exec.Command(health)
+		cmd.Env, cmd.Dir = append(env, "OSTAL_TEST_BOOTING=1"), t.TempDir()
+		out, err := cmd.Output()
+		require.Error(t, err)
+		assert.Equal(t, "FAIL boot: the machine is still starting its services (multi-user.target not reached); starting: mailman3.service ostal-wiki-init.service\n", string(out))
+		assert.NoFileExists(t, filepath.Join(cmd.Dir, "ran"), "no service check runs while the machine starts")
+	})
+	t.Run("all ok", func(t *testing.T) {
+		health, _, env := healthFixture(t, map[string]string{"ssh": "exit 0"}, "")
+		cmd := exec.Command(health)
+		cmd.Env = env
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", out)
+		assert.Equal(t, "ok ssh\nok firewall\nok dns\nok wiki\nok www\nok lists\n", string(out))
+	})
+}
+
+// healthFixture renders the health report for a site with six services,
+// writes the given checks as scripts, and stands in for systemctl, which
+// answers for ostal-data.service only.
+func healthFixture(t *testing.T, checks map[string]string, dataError string) (health, healthD string, env []string) {
+	t.Helper()
+	dir := t.TempDir()
+	text, err := os.ReadFile("base/rootfs/usr/lib/ostal/health.tmpl")
+	require.NoError(t, err)
+	site := NewSite("example.org", "vm", []string{"ssh", "firewall", "dns", "wiki", "www", "lists"})
+	script, err := render("health.tmpl", text, site)
+	require.NoError(t, err)
+	health = filepath.Join(dir, "health")
+	require.NoError(t, os.WriteFile(health, script, 0o755))
+	healthD = filepath.Join(dir, "health.d")
+	require.NoError(t, os.Mkdir(healthD, 0o755))
+	for name, body := range checks {
+		require.NoError(t, os.WriteFile(filepath.Join(healthD, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755))
+	}
+	run := filepath.Join(dir, "run")
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.Mkdir(run, 0o755))
+	require.NoError(t, os.Mkdir(bin, 0o755))
+	active := "active"
+	if dataError != "" {
+		active = "failed"
+		require.NoError(t, os.WriteFile(filepath.Join(run, "ostal-data.error"), []byte(dataError+"\n"), 0o644))
+	}
+	// systemctl as the health report asks it: is-active [-q] UNIT and
+	// list-jobs; multi-user.target is reached unless OSTAL_TEST_BOOTING.
+	systemctl := `#!/bin/bash
+case "$1 ${@: -1}" in
+"list-jobs "*) printf '%s\n' "12 mailman3.service start running" "14 postfix.service start waiting" "15 ostal-wiki-init.service start running" ;;
+"is-active multi-user.target") [ -z "${OSTAL_TEST_BOOTING:-}" ] ;;
+"is-active ostal-data.service") [ "$2" = -q ] || echo ` + active + `; [ ` + active + ` = active ] ;;
+*) exit 2 ;;
+esac
+`
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "systemctl"), []byte(systemctl), 0o755))
+	env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"),
+		"OSTAL_HEALTH_D="+healthD, "OSTAL_RUN="+run, "OSTAL_HEALTH_TIMEOUT=2")
+	return health, healthD, env
+}
