@@ -44,7 +44,7 @@ func TestBadInput(t *testing.T) {
 		// A locked version the mirror no longer has, and no cache has seen.
 		gone := regexp.MustCompile(`(?m)^image adduser .*$`)
 		text := gone.ReplaceAllString(readFile(t, lock),
-			"image adduser 0.0-gone all 1000 1 - "+strings.Repeat("ab", 32)+" pool/main/a/adduser/adduser_0.0-gone_all.deb")
+			"image adduser 0.0-gone all 1000 1 - "+strings.Repeat("ab", 32)+" trixie pool/main/a/adduser/adduser_0.0-gone_all.deb")
 		if err := os.WriteFile(lock, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
