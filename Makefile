@@ -14,7 +14,7 @@ LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.c
 BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
 TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium openssh-server
 
-.PHONY: image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
+.PHONY: update image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
 
 $(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
@@ -66,6 +66,30 @@ imagetest: image libvirtd
 	cp $(basename $(SPEC)).lock $(NEXT).lock
 	$(BIN) build --provision provision --output build/next $(NEXT).yaml
 	$(BIN) test $(IMAGE_TEST_FLAGS) --swap-image $(NEXT).qcow2 $(IMAGE)
+
+# The weekly chain (README, "Security updates"): take the archives' new
+# versions into the lock, build, boot-test with every check, commit the
+# lock (its message names the CVEs fixed) and push the image, so that
+# `ostal deploy swap $(ENV) --in-window` has only the swap left to do.
+# An update whose build or test failed stays uncommitted, and the next
+# run stops until someone has looked at it.
+ENV        ?= tetaneutral
+LOCK       := $(basename $(SPEC)).lock
+UPDATE_MSG := build/update-message.txt
+update: libvirtd $(BIN)
+	@if ! git diff --quiet -- $(LOCK); then \
+	  echo "$(LOCK) has changes not committed (a previous update whose build or test failed?): see $(UPDATE_MSG) and build/reports;"; \
+	  echo "fix it and run make update again, or git checkout $(LOCK) to start over"; exit 1; fi
+	@mkdir -p build
+	$(BIN) lock --update --message $(UPDATE_MSG) $(SPEC)
+	@if [ ! -f $(UPDATE_MSG) ]; then echo "no update: nothing to build"; exit 0; fi; \
+	  set -ex; \
+	  $(BIN) build $(SPEC); \
+	  $(BIN) test $(IMAGE_TEST_FLAGS) $(IMAGE); \
+	  git commit -F $(UPDATE_MSG) -- $(LOCK); \
+	  rm $(UPDATE_MSG); \
+	  $(BIN) deploy push $(ENV); \
+	  echo "staged: ostal deploy swap $(ENV) --in-window swaps to it in the next window"
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
