@@ -38,7 +38,9 @@ func DiffLocks(old, now *Lock) []Change {
 			before[p.Name+":"+p.Arch] = p
 		}
 		add := func(c Change) {
-			key := c.Name + ":" + c.Arch + " " + c.Old + " " + c.New
+			// NUL sorts before any character of a name: mediawiki
+			// comes before mediawiki-classes.
+			key := c.Name + "\x00" + c.Arch + " " + c.Old + " " + c.New
 			if e, ok := byKey[key]; ok {
 				e.Sets = append(e.Sets, set)
 				return

@@ -19,10 +19,10 @@ func lockOf(image, tools []Package) *Lock {
 
 func TestDiffLocks(t *testing.T) {
 	old := lockOf(
-		[]Package{pkg("bash", "5.2", "trixie"), pkg("libssl3t64", "3.5.9-1~deb13u1", "trixie"), pkg("tzdata", "2025b-4", "trixie"), pkg("gone", "1.0", "trixie")},
+		[]Package{pkg("bash", "5.2", "trixie"), pkg("libssl3t64", "3.5.9-1~deb13u1", "trixie"), pkg("tzdata", "2025b-4", "trixie"), pkg("gone", "1.0", "trixie"), pkg("libssl", "3.5", "trixie")},
 		[]Package{pkg("e2fsprogs", "1.47", "trixie"), pkg("libssl3t64", "3.5.9-1~deb13u1", "trixie")})
 	now := lockOf(
-		[]Package{pkg("bash", "5.2", "trixie"), pkg("libssl3t64", "3.5.9-1~deb13u2", "trixie-security"), pkg("tzdata", "2025c-0+deb13u1", "trixie-updates"), pkg("libnew1", "2.0", "trixie")},
+		[]Package{pkg("bash", "5.2", "trixie"), pkg("libssl3t64", "3.5.9-1~deb13u2", "trixie-security"), pkg("tzdata", "2025c-0+deb13u1", "trixie-updates"), pkg("libnew1", "2.0", "trixie"), pkg("libssl", "3.6", "trixie-security")},
 		[]Package{pkg("e2fsprogs", "1.48", "trixie-security"), pkg("libssl3t64", "3.5.9-1~deb13u2", "trixie-security")})
 	var got []string
 	for _, c := range DiffLocks(old, now) {
@@ -32,6 +32,7 @@ func TestDiffLocks(t *testing.T) {
 		"e2fsprogs 1.47 → 1.48 (trixie-security) [build tool] tools",
 		"gone 1.0 image",
 		"libnew1 (new) → 2.0 (trixie) image",
+		"libssl 3.5 → 3.6 (trixie-security) image",
 		"libssl3t64 3.5.9-1~deb13u1 → 3.5.9-1~deb13u2 (trixie-security) image,tools",
 		"tzdata 2025b-4 → 2025c-0+deb13u1 (trixie-updates) image",
 	}, got)
