@@ -93,6 +93,28 @@ func TestDataVolumePlansRefused(t *testing.T) {
 	}
 }
 
+// A data volume that the domain has but the pool lost is never made
+// again, empty, by a later swap; one the domain never had is made.
+func TestLostDataVolumeRefused(t *testing.T) {
+	w := newWorld(t)
+	w.mustSwap("A")
+	lost := w.env.VolumeName(w.env.DataVolumes[0])
+	require.NoError(t, w.host.DeleteVolume(context.Background(), lost))
+	_, err, _ := w.swap(testOperator, "B", "")
+	assert.ErrorContains(t, err, "data_volumes[0]: volume "+lost+" is missing from pool")
+	assert.ErrorContains(t, err, "ostal never makes a data volume again; restore it from a backup")
+	assert.ErrorContains(t, err, "nothing was changed")
+	assert.NotContains(t, w.host.volumes, lost)
+	assert.NotContains(t, w.host.volumes, w.img["B"].Release(w.env.Domain).Overlay, "no swap began")
+	assert.Equal(t, "A", w.imageName())
+
+	w = newWorld(t)
+	w.mustSwap("A")
+	w.env.DataVolumes = append(w.env.DataVolumes, DataVolume{Name: "archives", Size: "1GiB"})
+	w.mustSwap("B")
+	assert.Contains(t, w.host.volumes, w.env.VolumeName(w.env.DataVolumes[1]), "a volume new to the environment is made")
+}
+
 // gc keeps the running and previous images whatever --keep says, and
 // never a data volume or another domain's image.
 func TestGCKeepsWhatIsInUse(t *testing.T) {

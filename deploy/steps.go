@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,16 +147,37 @@ func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
 	return d.resume(ctx, st, StepDefine)
 }
 
-// checkDataVolumes creates the data volumes that do not exist yet and
+// checkDataVolumes creates the data volumes that the domain never had and
 // refuses any plan that would lose data: a volume left out of the
-// environment, one that would shrink, one the domain has elsewhere.
+// environment, one that would shrink, one the domain has elsewhere, one
+// the domain has but the pool lost (a new, empty one in its place would
+// start every service from nothing: Knot with a new DNSSEC key).
 func (d *Deployer) checkDataVolumes(ctx context.Context) error {
+	def, err := d.host.DefinedDomain(ctx, d.Env.Domain)
+	if err != nil && !virt.IsNotFound(err) {
+		return err
+	}
+	attached := map[string]virt.Disk{}
+	if def != nil {
+		for _, disk := range def.Devices.Disks {
+			if disk.Target.Dev != "vda" && disk.Device == "disk" {
+				attached[disk.Serial] = disk
+			}
+		}
+	}
 	want := map[string]bool{}
 	var problems []string
 	for i, dv := range d.Env.DataVolumes {
 		want[dv.Name] = true
 		name := d.Env.VolumeName(dv)
 		capacity, _, err := d.host.VolumeSize(ctx, name)
+		if disk, had := attached[dv.Name]; virt.IsNotFound(err) && had {
+			problems = append(problems, fmt.Sprintf("data_volumes[%d]: volume %s is missing from pool %q, though domain %s has it as its disk %s (%s): "+
+				"ostal never makes a data volume again; restore it from a backup into pool %q as %s, "+
+				"or, only to start that volume's services from nothing, detach the disk (virsh detach-disk %s %s --config) and run again",
+				i, name, d.Env.Pool, d.Env.Domain, disk.Target.Dev, diskSource(disk), d.Env.Pool, name, d.Env.Domain, disk.Target.Dev))
+			continue
+		}
 		if virt.IsNotFound(err) {
 			if _, err := d.host.CreateVolume(ctx, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
 				Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
@@ -176,16 +199,10 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 				i, dv.Size, name, capacity>>20, capacity>>20))
 		}
 	}
-	def, err := d.host.DefinedDomain(ctx, d.Env.Domain)
-	if err != nil && !virt.IsNotFound(err) {
-		return err
-	}
-	if def != nil {
-		for _, disk := range def.Devices.Disks {
-			if disk.Target.Dev != "vda" && disk.Device == "disk" && !want[disk.Serial] {
-				problems = append(problems, fmt.Sprintf("data_volumes: domain %s has a data disk %s (serial %q, %s) that the environment leaves out; "+
-					"ostal never detaches or deletes data: add it back to data_volumes", d.Env.Domain, disk.Target.Dev, disk.Serial, disk.Source.File))
-			}
+	for _, serial := range slices.Sorted(maps.Keys(attached)) {
+		if disk := attached[serial]; !want[serial] {
+			problems = append(problems, fmt.Sprintf("data_volumes: domain %s has a data disk %s (serial %q, %s) that the environment leaves out; "+
+				"ostal never detaches or deletes data: add it back to data_volumes", d.Env.Domain, disk.Target.Dev, disk.Serial, diskSource(disk)))
 		}
 	}
 	if len(problems) > 0 {
@@ -223,4 +240,12 @@ func (d *Deployer) waitWindow(ctx context.Context, mode Mode) error {
 	case <-d.clock.After(start.Sub(now)):
 		return nil
 	}
+}
+
+// diskSource says where a disk of the definition lives.
+func diskSource(disk virt.Disk) string {
+	if disk.Source.File != "" {
+		return disk.Source.File
+	}
+	return fmt.Sprintf("volume %s of pool %s", disk.Source.Volume, disk.Source.Pool)
 }
