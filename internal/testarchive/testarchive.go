@@ -182,9 +182,18 @@ func BumpDeb(t testing.TB, src, dir, version, entry string) string {
 	return buildDeb(t, tree, dir, name, version, arch)
 }
 
+// debEpoch is the date of the changelog entries: dpkg-deb clamps every
+// file's time to it, so the same package gives the same .deb at every run,
+// and a build test's root tree is cached across runs.
+const debEpoch = "1796040000" // Mon, 30 Nov 2026 12:00:00 +0000
+
 func buildDeb(t testing.TB, tree, dir, name, version, arch string) string {
 	out := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.deb", name, strings.ReplaceAll(version, ":", "%3a"), arch))
-	run(t, "", "dpkg-deb", "--root-owner-group", "--build", tree, out)
+	cmd := exec.Command("dpkg-deb", "--root-owner-group", "--build", tree, out)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+debEpoch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --build %s: %v: %s", tree, err, b)
+	}
 	return out
 }
 
