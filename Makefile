@@ -88,8 +88,8 @@ update: libvirtd $(BIN)
 	  $(BIN) test $(IMAGE_TEST_FLAGS) $(IMAGE); \
 	  git commit -F $(UPDATE_MSG) -- $(LOCK); \
 	  rm $(UPDATE_MSG); \
-	  $(BIN) deploy push $(ENV); \
-	  echo "staged: ostal deploy swap $(ENV) --in-window swaps to it in the next window"
+	  $(BIN) deploy push $(ENV) $(IMAGE); \
+	  echo "staged: ostal deploy swap $(ENV) --in-window $(IMAGE) swaps to it in the next window"
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
