@@ -295,10 +295,13 @@ menuentry %q {
 // system) checks the data volume before the mount and formats it only if
 // it is blank: not systemd's x-systemd.makefs, which formats whatever
 // blkid cannot read, nor systemd-fsck (pass 0), which would write to a
-// volume whose primary superblock is damaged.
+// volume whose primary superblock is damaged. The device may take a while:
+// on a busy host under emulation udev saw it 50 s after systemd started,
+// and a data volume given up on leaves every service down for that boot,
+// so the wait is systemd's default 90 s, not less.
 func fstab(id Identity) string {
 	return fmt.Sprintf("# written by ostal\n"+
 		"PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n"+
-		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.requires=ostal-data-volume.service,x-systemd.device-timeout=30s\t0\t0\n",
+		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.requires=ostal-data-volume.service,x-systemd.device-timeout=90s\t0\t0\n",
 		id.RootPartUUID, DataVolumeSerial, DataMount)
 }

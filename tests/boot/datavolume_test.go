@@ -190,7 +190,7 @@ func TestMissingDataVolumeKeepsSSH(t *testing.T) {
 	missing := checks.Check{Name: "data.missing", Timeout: 5 * time.Minute, Run: func(ctx context.Context, m checks.Machine) error {
 		var out string
 		var err error
-		// ostal-data waits for the device (30 s) before it gives up.
+		// ostal-data waits for the device (90 s) before it gives up.
 		for end := time.Now().Add(3 * time.Minute); time.Now().Before(end); time.Sleep(3 * time.Second) {
 			if out, err = m.Run(ctx, "/usr/lib/ostal/health"); strings.Contains(out, "no data volume") {
 				break
