@@ -1,6 +1,7 @@
 package images
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -32,4 +33,13 @@ func TestMirrorPathAndLastLines(t *testing.T) {
 	assert.Equal(t, "", mustPath("http://deb.debian.org"))
 	assert.Equal(t, "c / d", lastLines([]byte("a\nb\nc\nd\n\n"), 2))
 	assert.Equal(t, "only", lastLines([]byte("only"), 4))
+}
+
+func TestOpenArchiveNamesAMissingKeyring(t *testing.T) {
+	s := &Spec{Path: "images/x.yaml", Suite: "trixie", Mirror: DefaultMirror, SecurityMirror: DefaultSecurityMirror,
+		Keyring: DefaultKeyring, SecurityKeyring: "keys/security.gpg", Architecture: "amd64", Components: []string{"main"}}
+	_, err := OpenArchive(context.Background(), t.TempDir(), s)
+	require.EqualError(t, err, "images/x.yaml: security_keyring: the keyring images/keys/security.gpg is missing; "+
+		"name a keyring file (an exported public key) that signs http://deb.debian.org/debian-security's Release files",
+		"a relative keyring is relative to the spec's folder")
 }

@@ -77,6 +77,8 @@ func TestValidateRules(t *testing.T) {
 			`images/x.yaml: mirror: "ftp://ftp.debian.org/debian" is not an http(s) URL; write a full URL such as http://deb.debian.org/debian`},
 		{"mirror without host", func(s *Spec) { s.Mirror = "http:///debian" },
 			`images/x.yaml: mirror: "http:///debian" is not an http(s) URL; write a full URL such as http://deb.debian.org/debian`},
+		{"security mirror without scheme", func(s *Spec) { s.SecurityMirror = "deb.debian.org/debian-security" },
+			`images/x.yaml: security_mirror: "deb.debian.org/debian-security" is not an http(s) URL; write a full URL such as http://deb.debian.org/debian-security`},
 		{"arm64", func(s *Spec) { s.Architecture = "arm64" },
 			`images/x.yaml: architecture: "arm64" is not supported; ostal's bootloader set-up supports "amd64" only`},
 		{"no packages", func(s *Spec) { s.Packages = nil },
