@@ -161,16 +161,62 @@ func (g *Guest) boot(ctx context.Context) error {
 	return g.waitReadyAfterProbe(ctx)
 }
 
-// waitReadyAfterProbe waits for a guest already started.
+// waitReadyAfterProbe waits for a guest already started. The test CA is
+// relayed as soon as sshd lets the harness in, long before the guest says
+// it is ready (multi-user): a machine in production reaches its CA from
+// its first second, and the first boot's certificate should not wait for
+// the end of the boot only because the relay rides on SSH.
 func (g *Guest) waitReadyAfterProbe(ctx context.Context) error {
+	if g.acme == nil {
+		if err := g.waitReady(ctx, g.started); err != nil {
+			return err
+		}
+		g.ready = time.Since(g.started)
+		return nil
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	relayed := make(chan error, 1)
+	go func() { relayed <- g.relayOnceSSH(rctx, ready) }()
 	if err := g.waitReady(ctx, g.started); err != nil {
 		return err
 	}
 	g.ready = time.Since(g.started)
-	if g.acme != nil {
-		return g.acme.start(ctx, g.login)
+	close(ready)
+	select {
+	case err := <-relayed:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
+}
+
+// relayOnceSSH starts the CA relay at the first SSH login that works,
+// trying every two seconds while the guest boots; once the guest is ready
+// (sshd listens by then), a failure is final after three more tries.
+func (g *Guest) relayOnceSSH(ctx context.Context, ready <-chan struct{}) error {
+	afterReady := 0
+	for {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := g.acme.start(actx, g.login)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ready:
+			if afterReady++; afterReady > 3 {
+				return err
+			}
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 var readyLine = regexp.MustCompile(`ostal: (ready|not ready)[^\n]*`)
