@@ -1,0 +1,153 @@
+package provision
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDataRemap runs the guest's data-remap (base/) on a folder standing
+// in for the data volume, with this image's users in a passwd file: every
+// file follows its user and group by name, two users who trade ids are
+// not mixed, and a remap cut short in either pass ends right when run
+// again.
+func TestDataRemap(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to other users")
+	}
+	// This image: list and postfix traded ids, postdrop moved.
+	const passwd = "root:x:0:0::/root:/bin/sh\nlist:x:1002:1002::/:/bin/false\npostfix:x:1001:1001::/:/bin/false\n"
+	const group = "root:x:0:\nlist:x:1002:\npostfix:x:1001:\npostdrop:x:1010:\n"
+	const recorded = "user root 0\nuser list 1001\nuser postfix 1002\ngroup root 0\ngroup list 1001\ngroup postfix 1002\ngroup postdrop 1003\n"
+	const current = "user root 0\nuser list 1002\nuser postfix 1001\ngroup root 0\ngroup list 1002\ngroup postfix 1001\ngroup postdrop 1010\n"
+	// Only the folders' own owners are known: mailman3 (list) and
+	// postfix (root), each in its own folder; the rest stays.
+	byFolders := func(before, after string) string {
+		if before == "1001:1001" {
+			return after
+		}
+		return before
+	}
+	// Each file as the last image left it, and as this one must have it.
+	files := []struct{ path, before, after string }{
+		{"mailman3/", "1001:1001", "1002:1002"},
+		{"mailman3/lists.db", "1001:1001", "1002:1002"},
+		{"postfix/", "0:0", "0:0"},
+		{"postfix/active/ABC123", "1002:1002", "1001:1001"},
+		{"postfix/maildrop/XYZ", "1002:1003", "1001:1010"},
+		{"secrets/wiki-db", "0:1001", "0:1002"},
+	}
+	cases := []struct {
+		name  string
+		plan  string // the plan of a run cut short, "" for none
+		moved int    // how many files that run had already moved
+		ids   string // the recorded ids, "" for none
+		want  func(before, after string) string
+	}{
+		{"ids recorded", "", 0, recorded, func(_, after string) string { return after }},
+		{"cut short in pass 1", "pass 1\n", 3, recorded, func(_, after string) string { return after }},
+		{"cut short in pass 2", "pass 2\n", 4, recorded, func(_, after string) string { return after }},
+		{"no ids yet: by the folders' owners", "", 0, "", byFolders},
+		{"used since by an image without data-remap", "", 0, current, byFolders},
+	}
+	script, err := filepath.Abs("base/rootfs/usr/lib/ostal/data-remap")
+	require.NoError(t, err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			write := func(path, text string) {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+			}
+			for _, f := range files {
+				p := filepath.Join(data, f.path)
+				if strings.HasSuffix(f.path, "/") {
+					require.NoError(t, os.MkdirAll(p, 0o755))
+				} else {
+					write(p, f.path)
+				}
+				chown(t, p, f.before)
+			}
+			write(filepath.Join(dir, "passwd"), passwd)
+			write(filepath.Join(dir, "group"), group)
+			write(filepath.Join(dir, "data.d/lists.binds"), "mailman3 /var/lib/mailman3 list:list 0755\npostfix /var/spool/postfix root:root 0755\n")
+			if c.ids != "" {
+				write(filepath.Join(data, ".ostal-ids"), c.ids)
+			}
+			if c.plan != "" {
+				// The plan that the recorded ids give, and the first
+				// files moved as that pass would have moved them.
+				steps := "user list 1001 1002 .\nuser postfix 1002 1001 .\ngroup list 1001 1002 .\ngroup postfix 1002 1001 .\ngroup postdrop 1003 1010 .\n"
+				write(filepath.Join(data, ".ostal-remap"), c.plan+steps)
+				for _, f := range files[:c.moved] {
+					if c.plan == "pass 1\n" {
+						chown(t, filepath.Join(data, f.path), temp(f.before))
+					} else {
+						chown(t, filepath.Join(data, f.path), f.after)
+					}
+				}
+				if c.plan == "pass 2\n" {
+					for _, f := range files[c.moved:] {
+						chown(t, filepath.Join(data, f.path), temp(f.before))
+					}
+				}
+			}
+			cmd := exec.Command(script, data)
+			cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
+				"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			for _, f := range files {
+				assert.Equal(t, c.want(f.before, f.after), owner(t, filepath.Join(data, f.path)), "%s\n%s", f.path, out)
+			}
+			assert.NoFileExists(t, filepath.Join(data, ".ostal-remap"), "the plan is gone once done")
+			ids, err := os.ReadFile(filepath.Join(data, ".ostal-ids"))
+			require.NoError(t, err)
+			assert.Contains(t, string(ids), "user postfix 1001\n", "this image's ids are recorded")
+
+			// And again: nothing to do, nothing changes.
+			again := exec.Command(script, data)
+			again.Env = cmd.Env
+			out, err = again.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			assert.Empty(t, strings.TrimSpace(string(out)))
+		})
+	}
+}
+
+// temp is the id a file has between the passes: 3000000000 + the old one.
+func temp(ids string) string {
+	var u, g int
+	fmt.Sscanf(ids, "%d:%d", &u, &g)
+	shift := func(id int) int {
+		if id == 0 {
+			return 0
+		}
+		return 3000000000 + id
+	}
+	return fmt.Sprintf("%d:%d", shift(u), shift(g))
+}
+
+func chown(t *testing.T, path, ids string) {
+	t.Helper()
+	var u, g int
+	_, err := fmt.Sscanf(ids, "%d:%d", &u, &g)
+	require.NoError(t, err)
+	require.NoError(t, os.Lchown(path, u, g))
+}
+
+func owner(t *testing.T, path string) string {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	require.NoError(t, err)
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+}
