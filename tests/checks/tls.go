@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,19 +43,8 @@ func handshake(ctx context.Context, m Machine, name string, verify bool) (tls.Co
 	if err != nil {
 		return tls.ConnectionState{}, err
 	}
-	d := tls.Dialer{
-		NetDialer: &net.Dialer{Timeout: 15 * time.Second},
-		Config: &tls.Config{ServerName: name, RootCAs: m.TLSRoots(), InsecureSkipVerify: !verify,
-			MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}},
-	}
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, err := d.DialContext(hctx, "tcp", addr)
-	if err != nil {
-		return tls.ConnectionState{}, err
-	}
-	defer c.Close()
-	return c.(*tls.Conn).ConnectionState(), nil
+	return tlsDial(ctx, addr, &tls.Config{ServerName: name, RootCAs: m.TLSRoots(), InsecureSkipVerify: !verify,
+		MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 }
 
 // describeCert says what a certificate is for and who issued it.
