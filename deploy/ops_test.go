@@ -108,6 +108,12 @@ func TestLostDataVolumeRefused(t *testing.T) {
 	assert.NotContains(t, w.host.volumes, w.img["B"].Release(w.env.Domain).Overlay, "no swap began")
 	assert.Equal(t, "A", w.imageName())
 
+	// A new volume beside a lost one is not made either: nothing changes.
+	w.env.DataVolumes = append(w.env.DataVolumes, DataVolume{Name: "archives", Size: "1GiB"})
+	_, err, _ = w.swap(testOperator, "B", "")
+	assert.ErrorContains(t, err, "nothing was changed")
+	assert.NotContains(t, w.host.volumes, w.env.VolumeName(w.env.DataVolumes[1]))
+
 	w = newWorld(t)
 	w.mustSwap("A")
 	w.env.DataVolumes = append(w.env.DataVolumes, DataVolume{Name: "archives", Size: "1GiB"})

@@ -167,6 +167,7 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 	}
 	want := map[string]bool{}
 	var problems []string
+	var create []DataVolume // made only once the whole plan is sound
 	for i, dv := range d.Env.DataVolumes {
 		want[dv.Name] = true
 		name := d.Env.VolumeName(dv)
@@ -179,11 +180,7 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 			continue
 		}
 		if virt.IsNotFound(err) {
-			if _, err := d.host.CreateVolume(ctx, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
-				Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
-				return err
-			}
-			d.say("created data volume %s (%s)", name, dv.Size)
+			create = append(create, dv)
 			continue
 		}
 		if err != nil {
@@ -207,6 +204,14 @@ func (d *Deployer) checkDataVolumes(ctx context.Context) error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s: nothing was changed:\n  %s", d.Env.Path, strings.Join(problems, "\n  "))
+	}
+	for _, dv := range create {
+		name := d.Env.VolumeName(dv)
+		if _, err := d.host.CreateVolume(ctx, virt.Volume{Name: name, Capacity: virt.Capacity{Unit: "B", Value: dv.SizeBytes()},
+			Target: virt.VolumeTarget{Format: virt.Format{Type: "qcow2"}, Compat: "1.1"}}); err != nil {
+			return err
+		}
+		d.say("created data volume %s (%s)", name, dv.Size)
 	}
 	return nil
 }

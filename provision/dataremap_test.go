@@ -151,3 +151,45 @@ func owner(t *testing.T, path string) string {
 	st := fi.Sys().(*syscall.Stat_t)
 	return fmt.Sprintf("%d:%d", st.Uid, st.Gid)
 }
+
+// A record that the folders contradict (an image without data-remap ran
+// since and moved a folder to its own ids) is not trusted: that folder
+// follows its owner, and no other file of the old recorded id moves.
+func TestDataRemapStaleRecord(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to other users")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	write := func(path, text string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	}
+	write(filepath.Join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\nlist:x:1002:1002::/:/bin/false\nradicale:x:1001:1001::/:/bin/false\n")
+	write(filepath.Join(dir, "group"), "root:x:0:\nlist:x:1002:\nradicale:x:1001:\n")
+	write(filepath.Join(dir, "data.d/x.binds"), "mailman3 /var/lib/mailman3 list:list 0755\n")
+	// Recorded by the last image with data-remap: list was 1001. The
+	// older image since gave list's folder its own id, 1005; radicale's
+	// files (1001 in the older image) live elsewhere on the volume.
+	write(filepath.Join(data, ".ostal-ids"), "user list 1001\ngroup list 1001\nuser root 0\ngroup root 0\n")
+	write(filepath.Join(data, "mailman3/lists.db"), "")
+	write(filepath.Join(data, "radicale/calendar.ics"), "")
+	chown(t, filepath.Join(data, "mailman3"), "1005:1005")
+	chown(t, filepath.Join(data, "mailman3/lists.db"), "1005:1005")
+	chown(t, filepath.Join(data, "radicale/calendar.ics"), "1001:1001")
+	cmd := exec.Command(script(t), data)
+	cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
+		"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "are not owned as")
+	assert.Equal(t, "1002:1002", owner(t, filepath.Join(data, "mailman3/lists.db")), "%s", out)
+	assert.Equal(t, "1001:1001", owner(t, filepath.Join(data, "radicale/calendar.ics")), "the old recorded id is another user's now: %s", out)
+}
+
+func script(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("base/rootfs/usr/lib/ostal/data-remap")
+	require.NoError(t, err)
+	return p
+}

@@ -59,8 +59,9 @@ func checkTLSProfile(ctx context.Context, m Machine) error {
 			MaxVersion: tls.VersionTLS12, CipherSuites: cbcSuites}); err == nil {
 			problems = append(problems, name+": a TLS 1.2 handshake with CBC suites only succeeds")
 		}
+		// Go offers nothing below 1.2 unless MinVersion asks for it.
 		if _, err := tlsDial(ctx, addr, &tls.Config{ServerName: name, InsecureSkipVerify: true,
-			MaxVersion: tls.VersionTLS11}); err == nil {
+			MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
 			problems = append(problems, name+": TLS 1.1 is accepted")
 		}
 		if st, err := tlsDial(ctx, addr, &tls.Config{ServerName: name, RootCAs: m.TLSRoots(),

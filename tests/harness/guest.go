@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -184,9 +185,13 @@ func (g *Guest) waitReadyAfterProbe(ctx context.Context) error {
 	}
 	g.ready = time.Since(g.started)
 	close(ready)
+	// sshd listens by now: a relay that does not start within two
+	// minutes will not (its SSH steps past the login have no deadline).
 	select {
 	case err := <-relayed:
 		return err
+	case <-time.After(2 * time.Minute):
+		return errors.New("relay the test CA: the guest is ready but the relay did not start within 2 minutes")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
