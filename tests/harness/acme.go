@@ -48,18 +48,13 @@ func startTestCA(ctx context.Context, dir string, httpPort, tlsPort int) (*testC
 			return nil, fmt.Errorf("the boot test's ACME CA needs %s: install Debian's pebble package (make test-packages)", bin)
 		}
 	}
-	ports := make([]int, 4)
-	for i := range ports {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = p
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
 	}
 	acme, mgmt, dnsPort, dnsMgmt := ports[0], ports[1], ports[2], ports[3]
 	ca := &testCA{Listen: fmt.Sprintf("127.0.0.1:%d", acme), Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", AcmePort)}
 	certFile, keyFile := filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
-	var err error
 	if ca.CAPEM, err = serverCert(certFile, keyFile); err != nil {
 		return nil, err
 	}

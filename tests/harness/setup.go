@@ -95,10 +95,12 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 		}
 	}
 	forwards := map[int]int{}
-	for _, p := range tcp {
-		if forwards[p], err = freePort(); err != nil {
-			return nil, err
-		}
+	hostPorts, err := freePorts(len(tcp))
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range tcp {
+		forwards[p] = hostPorts[i]
 	}
 	r.guest = &Guest{
 		conn: conn, image: o.Image, swapImage: o.SwapImage, key: signer, keyPEM: keyPEM,
@@ -410,13 +412,20 @@ func adminKey() (ssh.Signer, []byte, string, error) {
 	return signer, pem.EncodeToMemory(block), pub, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
+// freePorts finds n distinct free ports on 127.0.0.1: each stays bound
+// until all are found, since a port just closed may be handed out again
+// (two of a run's forwards once got the same port, and QEMU refused).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // saveJournal copies the guest's journal into the report folder.
