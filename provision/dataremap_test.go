@@ -57,16 +57,12 @@ func TestDataRemap(t *testing.T) {
 		{"no ids yet: by the folders' owners", "", 0, "", byFolders},
 		{"used since by an image without data-remap", "", 0, current, byFolders},
 	}
-	script, err := filepath.Abs("base/rootfs/usr/lib/ostal/data-remap")
-	require.NoError(t, err)
+	script := remapScript(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			data := filepath.Join(dir, "data")
-			write := func(path, text string) {
-				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-				require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
-			}
+			write := func(path, text string) { writeText(t, path, text) }
 			for _, f := range files {
 				p := filepath.Join(data, f.path)
 				if strings.HasSuffix(f.path, "/") {
@@ -161,10 +157,7 @@ func TestDataRemapStaleRecord(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	write := func(path, text string) {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
-	}
+	write := func(path, text string) { writeText(t, path, text) }
 	write(filepath.Join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\nlist:x:1002:1002::/:/bin/false\nradicale:x:1001:1001::/:/bin/false\n")
 	write(filepath.Join(dir, "group"), "root:x:0:\nlist:x:1002:\nradicale:x:1001:\n")
 	write(filepath.Join(dir, "data.d/x.binds"), "mailman3 /var/lib/mailman3 list:list 0755\n")
@@ -177,7 +170,7 @@ func TestDataRemapStaleRecord(t *testing.T) {
 	chown(t, filepath.Join(data, "mailman3"), "1005:1005")
 	chown(t, filepath.Join(data, "mailman3/lists.db"), "1005:1005")
 	chown(t, filepath.Join(data, "radicale/calendar.ics"), "1001:1001")
-	cmd := exec.Command(script(t), data)
+	cmd := exec.Command(remapScript(t), data)
 	cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
 		"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
 	out, err := cmd.CombinedOutput()
@@ -187,9 +180,16 @@ func TestDataRemapStaleRecord(t *testing.T) {
 	assert.Equal(t, "1001:1001", owner(t, filepath.Join(data, "radicale/calendar.ics")), "the old recorded id is another user's now: %s", out)
 }
 
-func script(t *testing.T) string {
+func remapScript(t *testing.T) string {
 	t.Helper()
 	p, err := filepath.Abs("base/rootfs/usr/lib/ostal/data-remap")
 	require.NoError(t, err)
 	return p
+}
+
+// writeText writes text as path, making its folders.
+func writeText(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 }

@@ -88,6 +88,16 @@ func TestHealthReport(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, "FAIL boot: the machine is still starting its services (multi-user.target not reached); starting: mailman3.service ostal-wiki-init.service\n", string(out))
 		assert.NoFileExists(t, filepath.Join(cmd.Dir, "ran"), "no service check runs while the machine starts")
+		cmd = exec.Command(health, "--json")
+		cmd.Env = append(env, "OSTAL_TEST_BOOTING=1")
+		out, _ = cmd.Output()
+		var report []struct {
+			Service string `json:"service"`
+			OK      bool   `json:"ok"`
+		}
+		require.NoError(t, json.Unmarshal(out, &report), "%s", out)
+		assert.Equal(t, "boot", report[0].Service)
+		assert.False(t, report[0].OK)
 	})
 	t.Run("all ok", func(t *testing.T) {
 		health, _, env := healthFixture(t, map[string]string{"ssh": "exit 0"}, "")
