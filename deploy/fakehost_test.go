@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,11 @@ type fakeHost struct {
 	fail map[string]error
 	// calls counts the calls of each operation.
 	calls map[string]int
+	// cuts, when not empty, decide the next UploadExtents calls, one
+	// each, in order: a negative one lets the call through whole, n >= 0
+	// writes the call's first n bytes, then fails with errCut, as a link
+	// lost mid-stream.
+	cuts []int64
 	// onStart runs when a domain starts, with the image under its disk:
 	// the guest's own writes.
 	onStart func(domain, digest string)
@@ -361,7 +367,16 @@ func (h *fakeHost) UploadExtents(_ context.Context, name string, f *os.File, ext
 	if !ok {
 		return notFound("volume " + name)
 	}
+	left := int64(-1)
+	if len(h.cuts) > 0 {
+		left, h.cuts = h.cuts[0], h.cuts[1:]
+	}
 	for _, e := range extents {
+		cut := left >= 0 && left < e.Length
+		if cut {
+			e.Length = left
+		}
+		left -= e.Length
 		b := make([]byte, e.Length)
 		if _, err := f.ReadAt(b, e.Offset); err != nil {
 			return err
@@ -371,9 +386,14 @@ func (h *fakeHost) UploadExtents(_ context.Context, name string, f *os.File, ext
 		}
 		copy(v.data[e.Offset:], b)
 		progress(e.Length)
+		if cut {
+			return errCut
+		}
 	}
 	return nil
 }
+
+var errCut = errors.New("connection lost mid-upload")
 
 func (h *fakeHost) PoolSpace(context.Context) (uint64, uint64, error) {
 	h.mu.Lock()

@@ -166,7 +166,7 @@ func TestPush(t *testing.T) {
 	// The link fails during the upload.
 	w.host.fail["UploadExtents"] = errBoom
 	_, err = d.Push(ctx, w.img["B"])
-	assert.ErrorContains(t, err, "the volume is incomplete (no qcow2 header) and nothing uses it: run the push again to start over")
+	assert.ErrorContains(t, err, "the volume is incomplete (no whole qcow2 header) and nothing uses it: run the push again to start over")
 	assert.ErrorIs(t, err, errBoom)
 
 	w.host.free = 1 << 20

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -34,13 +35,24 @@ const (
 
 // Push puts the image into the pool under its content name. It sends
 // only the file's data, header last, and reads everything back to check
-// it before sending the header. A volume of that name with a qcow2 header
-// is therefore complete; one without is an interrupted push, which the
-// next push starts over.
+// it before sending the header. A volume of that name whose header reads
+// back as the file's (all headerLen bytes, not just the qcow2 magic: a
+// push cut during the header's upload leaves the magic without the rest)
+// is therefore complete; any other is an interrupted push, which the next
+// push starts over.
 func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 	start := time.Now()
 	res := &PushResult{Volume: img.VolumeName(), Digest: img.Digest}
-	complete, exists, err := d.complete(ctx, res.Volume)
+	f, err := os.Open(img.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	header, err := headerSum(f)
+	if err != nil {
+		return nil, fmt.Errorf("read the header of %s: %w", img.Path, err)
+	}
+	complete, exists, err := d.complete(ctx, res.Volume, header)
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +70,6 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 	if err := d.checkSpace(ctx, uint64(img.Size)); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(img.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	extents, err := virt.DataExtents(f, extentGap)
 	if err != nil {
 		return nil, err
@@ -83,11 +90,14 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 	}
 	p.finish()
 	if err != nil {
-		return nil, fmt.Errorf("push %s to %s: %w; the volume is incomplete (no qcow2 header) and nothing uses it: run the push again to start over",
+		return nil, fmt.Errorf("push %s to %s: %w; the volume is incomplete (no whole qcow2 header) and nothing uses it: run the push again to start over",
 			img.Path, d.Env.URI, err)
 	}
-	if ok, _, err := d.complete(ctx, res.Volume); err != nil || !ok {
-		return nil, fmt.Errorf("push %s: the header did not arrive (%v); run the push again", img.Path, err)
+	if ok, _, err := d.complete(ctx, res.Volume, header); err != nil || !ok {
+		if err == nil {
+			err = errors.New("it reads back different from the file's")
+		}
+		return nil, fmt.Errorf("push %s: the header did not arrive whole (%v); run the push again to start over", img.Path, err)
 	}
 	res.Sent = dataBytes(body) + headerLen
 	res.Seconds = time.Since(start).Seconds()
@@ -95,18 +105,34 @@ func (d *Deployer) Push(ctx context.Context, img *Image) (*PushResult, error) {
 	return res, nil
 }
 
-// complete tells a finished image volume (it starts with the qcow2 magic)
-// from an interrupted one.
-func (d *Deployer) complete(ctx context.Context, volume string) (complete, exists bool, err error) {
-	head := &bytes.Buffer{}
+// complete tells a finished image volume from an interrupted one: its
+// first headerLen bytes, read back, hash to header, the file's. The
+// header is sent only once the rest has been read back and checked, so a
+// whole header means a whole image; the magic alone means nothing, as a
+// cut upload may have written it and not the rest.
+func (d *Deployer) complete(ctx context.Context, volume string, header []byte) (complete, exists bool, err error) {
 	if _, err := d.host.VolumePath(ctx, volume); err != nil {
 		return false, false, ignoreNotFound(err)
 	}
-	err = d.host.ReadVolume(ctx, volume, func() io.Writer { head = &bytes.Buffer{}; return head }, 0, 4)
+	var got hash.Hash
+	err = d.host.ReadVolume(ctx, volume, func() io.Writer {
+		// Each attempt hashes on its own: an abandoned one may still write.
+		got = sha256.New()
+		return got
+	}, 0, headerLen)
 	if err != nil {
-		return false, true, err
+		return false, true, fmt.Errorf("read back the header of volume %s: %w", volume, err)
 	}
-	return head.String() == "QFI\xfb", true, nil
+	return bytes.Equal(got.Sum(nil), header), true, nil
+}
+
+// headerSum is the sha256 of the file's first headerLen bytes.
+func headerSum(f *os.File) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, headerLen)); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
 }
 
 // verify reads the volume back (its header still zero) and compares it

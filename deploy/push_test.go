@@ -1,9 +1,15 @@
 package deploy
 
 import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ostal/ostal/internal/virt"
 )
@@ -60,4 +66,68 @@ func TestDataBytes(t *testing.T) {
 			assert.Equal(t, tc.want, dataBytes(tc.in))
 		})
 	}
+}
+
+// A push cut while it sends the header leaves the volume with the qcow2
+// magic but not the rest of the header: the next push sees that the
+// header does not read back as the file's, and sends the image again.
+func TestPushCutDuringHeader(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int64{0, 4, 4096, headerLen - 1} {
+		t.Run(fmt.Sprintf("after %d bytes", n), func(t *testing.T) {
+			w := newWorld(t)
+			d := w.deployer(testOperator, "machine-1", "")
+			img := fullHeaderImage(t)
+			w.host.cuts = []int64{-1, n} // the body whole, the header cut after n bytes
+			_, err := d.Push(ctx, img)
+			require.ErrorIs(t, err, errCut)
+			assert.ErrorContains(t, err, "run the push again to start over")
+			vol := w.host.volumes[img.VolumeName()]
+			require.NotNil(t, vol, "the cut push left its volume")
+			if n >= 4 {
+				require.Equal(t, "QFI\xfb", string(vol.data[:4]), "the cut header has the magic")
+			}
+
+			res, err := d.Push(ctx, img)
+			require.NoError(t, err)
+			assert.False(t, res.Already, "a volume with a cut header passed for complete")
+			assert.Equal(t, img.Size, res.Sent)
+			assert.Contains(t, w.out.String(), "was interrupted: sending it again")
+			assert.Equal(t, img.Digest, fmt.Sprintf("%x", sha256.Sum256(w.host.volumes[img.VolumeName()].data)))
+
+			res, err = d.Push(ctx, img)
+			require.NoError(t, err)
+			assert.True(t, res.Already, "a whole push is complete")
+		})
+	}
+}
+
+// A volume whose header is whole but differs from the file's (a stray
+// write, a different image under the same name) is not complete either.
+func TestPushHeaderDiffers(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	d := w.deployer(testOperator, "machine-1", "")
+	img := fullHeaderImage(t)
+	_, err := d.Push(ctx, img)
+	require.NoError(t, err)
+	w.host.volumes[img.VolumeName()].data[headerLen-1] ^= 1
+	res, err := d.Push(ctx, img)
+	require.NoError(t, err)
+	assert.False(t, res.Already)
+}
+
+// fullHeaderImage is a test image whose header has no byte that a
+// fresh, zeroed volume already has, as a header with its extensions and
+// tables may: a header cut anywhere reads back different.
+func fullHeaderImage(t *testing.T) *Image {
+	b := make([]byte, 2*headerLen)
+	for i := range headerLen {
+		b[i] = byte(i%251) | 1
+	}
+	copy(b, "QFI\xfb")
+	copy(b[headerLen:], "the system")
+	p := filepath.Join(t.TempDir(), "full-header.qcow2")
+	require.NoError(t, os.WriteFile(p, b, 0o644))
+	return &Image{Path: p, Digest: fmt.Sprintf("%x", sha256.Sum256(b)), Size: int64(len(b)), VirtualSize: 1 << 30}
 }
