@@ -109,7 +109,7 @@ func (s *stepProvisionTree) Cleanup(multistep.StateBag) {
 // SiteOf is what a spec says of the site its services serve.
 func SiteOf(spec *images.Spec) provision.Site {
 	site := provision.NewSite(spec.Domain, spec.Hostname, spec.Services)
-	site.Address, site.Address6, site.AdminKeys, site.Submission = spec.DNS.Address, spec.DNS.Address6, spec.AdminKeys, spec.Submission
+	site.Address, site.Address6, site.AdminKeys = spec.DNS.Address, spec.DNS.Address6, spec.AdminKeys
 	site.Nameservers = spec.DNS.Nameservers
 	if len(site.Nameservers) == 0 && spec.Domain != "" {
 		site.Nameservers = []string{site.Names["ns"]}

@@ -36,9 +36,11 @@ type Spec struct {
 	Services []string `mapstructure:"services"`
 	// AdminKeys are the committee's SSH public keys, for root logins.
 	AdminKeys []string `mapstructure:"admin_keys"`
-	// Submission opens port 587 for members' mail programs.
-	Submission bool `mapstructure:"submission"`
-	DNS        DNS  `mapstructure:"dns"`
+	// Submission is a removed option (it opened port 587 with no mail
+	// server behind it: the machine has lists, no mailboxes); read only
+	// so that Validate can say so.
+	Submission any `mapstructure:"submission"`
+	DNS        DNS `mapstructure:"dns"`
 	// Packages are installed together with Debian's Essential:yes set.
 	Packages []string `mapstructure:"packages"`
 	// Files are copied from the provision/ folder into the root tree.

@@ -49,6 +49,15 @@ func Validate(s *Spec, provisionDir string, idx PackageIndex) error {
 	if s.Architecture != "amd64" {
 		p.add("architecture", `ostal's bootloader set-up supports "amd64" only`, "%q is not supported", s.Architecture)
 	}
+	if s.Submission != nil {
+		value := fmt.Sprint(s.Submission)
+		if str, ok := s.Submission.(string); ok {
+			value = strconv.Quote(str)
+		}
+		p.add("submission", "remove the line: the machine has mailing lists and no mailboxes, so there is no account to submit mail with; "+
+			"members send to the lists from their own provider's server",
+			"%s: the submission option was removed (it opened port 587 with nothing behind it)", value)
+	}
 	validatePackages(p, s.Packages, s.Suite, idx)
 	validateSite(p, s)
 	validateFiles(p, s.Files, provisionDir)

@@ -129,6 +129,10 @@ func TestValidateRules(t *testing.T) {
 			`images/x.yaml: kernel_cmdline[1]: "root=/dev/sda1" is set by ostal; remove it: ostal points root= at the image's own partition`},
 		{"rootfstype= on the command line", func(s *Spec) { s.KernelCmdline = []string{"rootfstype=btrfs"} },
 			`images/x.yaml: kernel_cmdline[0]: "rootfstype=btrfs" is set by ostal; remove it: ostal points root= at the image's own partition`},
+		{"submission, a removed option", func(s *Spec) { s.Submission = true },
+			`images/x.yaml: submission: true: the submission option was removed (it opened port 587 with nothing behind it); ` + submissionHint},
+		{"submission: false, still the removed option", func(s *Spec) { s.Submission = false },
+			`images/x.yaml: submission: false: the submission option was removed (it opened port 587 with nothing behind it); ` + submissionHint},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,6 +147,24 @@ func TestValidateRules(t *testing.T) {
 			assert.Equal(t, "images/x.yaml", ps[0].File)
 		})
 	}
+}
+
+const submissionHint = "remove the line: the machine has mailing lists and no mailboxes, so there is no account to submit mail with; " +
+	"members send to the lists from their own provider's server"
+
+// A spec file that still has the removed submission key loads (the key is
+// known), and validation refuses it with the file, the key and its value.
+func TestValidateSubmissionFromFile(t *testing.T) {
+	path := writeSpec(t, "name: web\npackages: [linux-image-amd64]\nsubmission: yes\n")
+	s, err := Load(path)
+	require.NoError(t, err)
+	err = Validate(s, provisionDir(t), nil)
+	require.Error(t, err)
+	ps := Problems(err)
+	require.Len(t, ps, 1)
+	assert.Equal(t, path, ps[0].File)
+	assert.Equal(t, "submission", ps[0].Field)
+	assert.Equal(t, path+`: submission: "yes": the submission option was removed (it opened port 587 with nothing behind it); `+submissionHint, err.Error())
 }
 
 func TestValidateAcceptsZlib(t *testing.T) {

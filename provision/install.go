@@ -24,7 +24,6 @@ type Site struct {
 	Services    []string          `json:"services"`
 	Names       map[string]string `json:"names"`
 	AdminKeys   []string          `json:"-"`
-	Submission  bool              `json:"submission"`
 }
 
 // Record is an extra zone record from the spec.

@@ -7,8 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/ostal/ostal/provision"
 )
 
 const ssOutput = `udp   UNCONN 0      0           127.0.0.1:323        0.0.0.0:*    users:(("chronyd",pid=601,fd=5))
@@ -32,7 +30,7 @@ func TestParseListeners(t *testing.T) {
 	assert.Equal(t, listener{Proto: "tcp", Host: "::", Port: 443, Process: "nginx(900),nginx(901)"}, ls[7])
 	assert.Equal(t, listener{Proto: "tcp", Host: "fe80::5054:ff:fe12:3456", Iface: "eth0", Port: 8000}, ls[9])
 
-	ok, bad := exposed(ls, allowedPorts(Site{}))
+	ok, bad := exposed(ls, allowedPorts)
 	var okS, badS []string
 	for _, l := range ok {
 		okS = append(okS, l.String())
@@ -48,11 +46,6 @@ func TestParseListeners(t *testing.T) {
 	assert.ErrorContains(t, err, `ss printed "Netid State Recv-Q"`)
 	_, err = parseListeners("tcp LISTEN 0 1 0.0.0.0:http 0.0.0.0:*")
 	assert.ErrorContains(t, err, "expected a numeric port")
-}
-
-func TestAllowedPorts(t *testing.T) {
-	assert.Equal(t, []int{22, 25, 53, 80, 443}, allowedPorts(Site{}))
-	assert.Equal(t, []int{22, 25, 53, 80, 443, 587}, allowedPorts(Site{provision.Site{Submission: true}}))
 }
 
 const nftRuleset = `table inet filter {

@@ -35,12 +35,11 @@ func TestGuestPort(t *testing.T) {
 
 func TestParseSite(t *testing.T) {
 	s, err := parseSite(`{"domain":"d.org","hostname":"h","fqdn":"h.d.org","address":"192.0.2.1","address6":"",
-		"services":["ssh","dns"],"names":{"wiki":"wiki.d.org","ns":"ns1.d.org"},"submission":true}`, "D.org.")
+		"services":["ssh","dns"],"names":{"wiki":"wiki.d.org","ns":"ns1.d.org"}}`, "D.org.")
 	require.NoError(t, err)
 	assert.Equal(t, "h.d.org", s.FQDN)
 	assert.True(t, s.Has("dns"))
 	assert.False(t, s.Has("wiki"))
-	assert.True(t, s.Submission)
 	n, err := s.Name("wiki")
 	require.NoError(t, err)
 	assert.Equal(t, "wiki.d.org", n)

@@ -145,8 +145,8 @@ func newRun(ctx context.Context, conn *virt.Conn, o Options, dir string, say fun
 }
 
 // ServiceTCPPorts are forwarded for an image with services: those it
-// serves, and those that must stay closed (MariaDB, Radicale, uWSGI,
-// Mailman's REST API and LMTP), which the firewall checks knock on.
+// serves, and those that must stay closed (submission, MariaDB, Radicale,
+// uWSGI, Mailman's REST API and LMTP), which the firewall checks knock on.
 var ServiceTCPPorts = []int{25, 53, 80, 443, 587, 3306, 5232, 8000, 8001, 8024}
 
 // startTestCA gives the guest a local ACME CA in place of Let's Encrypt.
