@@ -17,12 +17,7 @@ import (
 // made once and kept, first uses at once agree, and an empty secret file
 // (a lost secret) is an error that leaves the file as it is.
 func TestSecret(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a mount namespace with a tmpfs as the data volume")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) is not installed")
-	}
+	needMountNamespace(t, "a tmpfs as the data volume")
 	script, err := filepath.Abs("base/rootfs/usr/lib/ostal/secret")
 	require.NoError(t, err)
 	// volume runs the shell commands with $data a mounted tmpfs and
