@@ -183,5 +183,11 @@ func (d *Deployer) historyLine(j *Journal, result Result, detail string) Swap {
 	if !j.Stopped.IsZero() {
 		sw.Downtime = d.since(j.Stopped).Seconds()
 	}
+	if j.Snapshotted {
+		sw.SnapshotAt = j.SnapshotAt
+	}
+	if j.Restored {
+		sw.RestoredFrom = j.RestoreFrom
+	}
 	return sw
 }

@@ -12,12 +12,34 @@ import (
 )
 
 // Rollback swaps back to the previous image, keeping today's data (the
-// previous image refuses a data layout newer than its own, and says so).
+// previous image refuses a data layout newer than its own, and each of
+// its services a schema newer than its own, and says so).
 func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
+	return d.RollbackWith(ctx, RollbackOptions{Mode: mode})
+}
+
+// RollbackWith swaps back to the previous image; with RestoreData the data
+// volumes come back too, as the snapshot of the swap to the current image
+// kept them, once Confirm has accepted what would be lost.
+func (d *Deployer) RollbackWith(ctx context.Context, o RollbackOptions) (*Swap, error) {
 	if err := d.preflight(); err != nil {
 		return nil, err
 	}
-	if err := d.waitWindow(ctx, mode); err != nil {
+	var loss *DataLoss
+	if o.RestoreData {
+		// Asked before any wait for the window: the admin is there now.
+		st, exists, err := d.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if loss, err = d.restorePlan(ctx, st, exists); err != nil {
+			return nil, err
+		}
+		if o.Confirm != nil && !o.Confirm(loss) {
+			return nil, ErrNotConfirmed
+		}
+	}
+	if err := d.waitWindow(ctx, o.Mode); err != nil {
 		return nil, err
 	}
 	st, exists, err := d.load(ctx)
@@ -37,7 +59,21 @@ func (d *Deployer) Rollback(ctx context.Context, mode Mode) (*Swap, error) {
 	if st.Previous == nil {
 		return nil, fmt.Errorf("%s has run only one image (%s): there is no previous image to roll back to", d.Env.Domain, describe(st.Current))
 	}
-	return d.swapTo(ctx, st, *st.Previous, true)
+	restore := ""
+	if loss != nil {
+		// What was confirmed is what is done: not another snapshot that
+		// a swap by someone else made meanwhile.
+		now, err := d.restorePlan(ctx, st, true)
+		if err != nil {
+			return nil, err
+		}
+		if now.Snapshot != loss.Snapshot {
+			return nil, fmt.Errorf("the deployment changed since you confirmed (the data to restore are now those of snapshot %s, not %s); nothing was done: run the rollback again",
+				now.Snapshot, loss.Snapshot)
+		}
+		restore = loss.Snapshot
+	}
+	return d.swapTo(ctx, st, *st.Previous, true, restore)
 }
 
 // Status is what runs where, and since when.

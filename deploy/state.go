@@ -79,6 +79,14 @@ type Journal struct {
 	Snapshotted bool `xml:"snapshotted,attr,omitempty" json:"snapshotted,omitempty"`
 	Reverted    bool `xml:"reverted,attr,omitempty" json:"reverted,omitempty"`
 	KeepData    bool `xml:"keep-data,attr,omitempty" json:"keep_data,omitempty"`
+	// SnapshotAt is when the snapshot was taken: the data a later
+	// `rollback --restore-data` would bring back are those of then.
+	SnapshotAt *time.Time `xml:"snapshot-at,attr,omitempty" json:"snapshot_at,omitempty"`
+	// RestoreFrom names the snapshot of an earlier swap whose data
+	// volumes this swap (a rollback with --restore-data) puts back after
+	// taking its own; Restored says it did, never to do it twice.
+	RestoreFrom string `xml:"restore-from,attr,omitempty" json:"restore_from,omitempty"`
+	Restored    bool   `xml:"restored,attr,omitempty" json:"restored,omitempty"`
 	// Rollback is why the swap is being undone, once it is.
 	Rollback string `xml:"rollback,omitempty" json:"rollback,omitempty"`
 }
@@ -107,7 +115,14 @@ type Swap struct {
 	To       string    `xml:"to,attr" json:"to"`
 	Result   Result    `xml:"result,attr" json:"result"`
 	Downtime float64   `xml:"downtime,attr" json:"downtime_seconds"`
-	Detail   string    `xml:",chardata" json:"detail,omitempty"`
+	// SnapshotAt is when the swap's snapshot of the disks (snapshot
+	// "ostal-" + ID) was taken; nil if it took none, or in the history
+	// an older ostal wrote.
+	SnapshotAt *time.Time `xml:"snapshot-at,attr,omitempty" json:"snapshot_at,omitempty"`
+	// RestoredFrom is the snapshot whose data a rollback with
+	// --restore-data put back.
+	RestoredFrom string `xml:"restored-from,attr,omitempty" json:"restored_from,omitempty"`
+	Detail       string `xml:",chardata" json:"detail,omitempty"`
 }
 
 func parseState(inner string) (*State, error) {

@@ -42,7 +42,8 @@ func (d *Deployer) snapshot(ctx context.Context, st *State) error {
 		return err
 	}
 	for _, n := range names {
-		if strings.HasPrefix(n, "ostal-") && n != st.Journal.Snapshot {
+		// A rollback with --restore-data keeps the snapshot it puts back.
+		if strings.HasPrefix(n, "ostal-") && n != st.Journal.Snapshot && n != st.Journal.RestoreFrom {
 			if err := d.host.DeleteSnapshot(ctx, d.Env.Domain, n); err != nil {
 				d.say("warning: an old snapshot stays: %v", err)
 			}

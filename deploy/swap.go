@@ -31,6 +31,10 @@ const (
 	// can name: a rollback that has put the data back, before the
 	// previous image starts again.
 	StepRollbackData Step = "rollback-data"
+	// StepRestoreData, only in a rollback with --restore-data, puts the
+	// data volumes back to an earlier swap's snapshot, after the snapshot
+	// of today's disks and before the define.
+	StepRestoreData Step = "restore-data"
 )
 
 // Steps are the steps a swap runs before it commits, in order: each is
@@ -98,14 +102,16 @@ func (d *Deployer) Swap(ctx context.Context, img *Image, mode Mode) (*Swap, erro
 	}
 	// The same image on a stopped guest: started again on its own layer,
 	// which a rollback would need.
-	return d.swapTo(ctx, st, to, same)
+	return d.swapTo(ctx, st, to, same, "")
 }
 
-func (d *Deployer) swapTo(ctx context.Context, st *State, to Release, reuseOverlay bool) (*Swap, error) {
+// swapTo swaps to the release; restoreFrom, when set, names the
+// snapshot of an earlier swap whose data volumes come back with it.
+func (d *Deployer) swapTo(ctx context.Context, st *State, to Release, reuseOverlay bool, restoreFrom string) (*Swap, error) {
 	if err := d.checkDataVolumes(ctx); err != nil {
 		return nil, err
 	}
-	if err := d.lock(ctx, st, to, reuseOverlay); err != nil {
+	if err := d.lock(ctx, st, to, reuseOverlay, restoreFrom); err != nil {
 		return nil, err
 	}
 	stopBeat := d.heartbeat(ctx, st)
@@ -131,8 +137,15 @@ func (d *Deployer) resume(ctx context.Context, st *State, from Step) (*Swap, err
 			if err := d.snapshot(ctx, st); err != nil {
 				return err
 			}
-			return d.record(ctx, st, func(s *State) { s.Journal.Snapshotted = true })
+			return d.record(ctx, st, func(s *State) {
+				s.Journal.Snapshotted = true
+				if s.Journal.SnapshotAt == nil {
+					now := d.clock.Now().UTC()
+					s.Journal.SnapshotAt = &now
+				}
+			})
 		}},
+		{StepRestoreData, func() error { return d.restoreData(ctx, st) }},
 		{StepDefine, func() error { return d.define(ctx, st, j.To) }},
 		{StepStart, func() error { return d.start(ctx) }},
 		{StepHealth, func() error { return d.health(ctx, st, j.To) }},
@@ -148,6 +161,9 @@ func (d *Deployer) resume(ctx context.Context, st *State, from Step) (*Swap, err
 	for _, s := range steps {
 		if started = started || s.name == from; !started {
 			continue
+		}
+		if s.name == StepRestoreData && j.RestoreFrom == "" {
+			continue // an ordinary swap keeps its data
 		}
 		if err := d.begin(ctx, st, s.name); err != nil {
 			if s.name == StepStop {
@@ -210,7 +226,7 @@ func (d *Deployer) begin(ctx context.Context, st *State, step Step) error {
 }
 
 // lock takes the domain for this swap, or says who holds it.
-func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) error {
+func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool, restoreFrom string) error {
 	if st.Lock != nil {
 		alive, err := d.holderAlive(ctx, st.Lock)
 		if err != nil {
@@ -221,7 +237,7 @@ func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool) 
 		}
 	}
 	now := d.clock.Now().UTC()
-	j := &Journal{ID: newSwapID(now), Who: d.who, Step: StepLock, Started: now, From: st.Current, To: to, Reuse: reuse}
+	j := &Journal{ID: newSwapID(now), Who: d.who, Step: StepLock, Started: now, From: st.Current, To: to, Reuse: reuse, RestoreFrom: restoreFrom}
 	if err := d.record(ctx, st, func(s *State) { s.Journal = j }); err != nil {
 		return err
 	}

@@ -309,18 +309,7 @@ func TestSwapBranches(t *testing.T) {
 			}
 			w.out.Reset()
 			sw, err := act(w)
-			if len(c.wantErr) == 0 {
-				require.NoError(t, err)
-			} else {
-				require.Error(t, err)
-				for _, s := range c.wantErr {
-					assert.Contains(t, err.Error(), s)
-				}
-			}
-			assert.Equal(t, c.wantImage, w.imageName(), "the image under the domain's disk")
-			assert.Equal(t, !c.wantStopped, w.running(), "the guest runs")
-			assert.Equal(t, c.wantData, w.data(), "the data volume")
-			assert.Equal(t, c.wantResults, w.results(), "the history")
+			w.expect(err, c.wantErr, c.wantImage, !c.wantStopped, c.wantData, c.wantResults)
 			if c.wantDetail != "" {
 				assert.Contains(t, w.lastSwap().Detail, c.wantDetail)
 			}

@@ -33,21 +33,6 @@ func runDeploySwap(ctx context.Context, env *Env, args []string) error {
 	return reportSwap(c, sw, err)
 }
 
-func runDeployRollback(ctx context.Context, env *Env, args []string) error {
-	c := newDeployCmd(env, "rollback", "ENV [--now | --in-window]",
-		"Swap back to the previous image, keeping today's data, with the same checks and automatic undo as a swap.",
-		1, 1, "ostal deploy rollback tetaneutral --now")
-	mode := modeFlags(c.fs)
-	c.check = deploy.CanSwap
-	d, _, err := c.connect(ctx, args)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	sw, err := d.Rollback(ctx, mode())
-	return reportSwap(c, sw, err)
-}
-
 func modeFlags(fs *flag.FlagSet) func() deploy.Mode {
 	now := fs.Bool("now", false, "swap at once, even outside the maintenance window")
 	wait := fs.Bool("in-window", false, "wait for the maintenance window to open, then swap")
