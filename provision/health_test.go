@@ -38,6 +38,14 @@ func TestHealthReport(t *testing.T) {
 			"FAIL www: HEALTHD/www failed (exit status 3)",
 			"ok lists",
 		}},
+		{"www kept down by its init", "", []string{
+			"ok ssh",
+			"ok firewall",
+			`FAIL dns: knot is "failed"\ (journalctl -u knot) second line`,
+			"FAIL wiki: HEALTHD/wiki did not answer within 2 s",
+			"FAIL www: " + wwwDown,
+			"ok lists",
+		}},
 		{"no data volume", "no data volume is mounted at /srv/data", []string{
 			"ok ssh",
 			"ok firewall",
@@ -50,6 +58,16 @@ func TestHealthReport(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			health, healthD, env := healthFixture(t, checks, c.dataError)
+			if strings.Contains(c.name, "kept down") {
+				var down string
+				for _, e := range env {
+					if run, ok := strings.CutPrefix(e, "OSTAL_RUN="); ok {
+						down = filepath.Join(run, "ostal", "down")
+					}
+				}
+				require.NoError(t, os.MkdirAll(down, 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(down, "www"), []byte(wwwDown+"\n"), 0o644))
+			}
 			start := time.Now()
 			cmd := exec.Command(health)
 			cmd.Env = env
@@ -108,6 +126,10 @@ func TestHealthReport(t *testing.T) {
 		assert.Equal(t, "ok ssh\nok firewall\nok dns\nok wiki\nok www\nok lists\n", string(out))
 	})
 }
+
+// wwwDown is what the schema guard (base/.../schema) says of a service
+// it keeps down.
+const wwwDown = "www stays down: its data on the data volume were upgraded by a newer image (wordpress-db 60421, in /srv/data/.ostal-schema/www)"
 
 // healthFixture renders the health report for a site with six services,
 // writes the given checks as scripts, and stands in for systemctl, which
