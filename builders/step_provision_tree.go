@@ -110,6 +110,7 @@ func (s *stepProvisionTree) Cleanup(multistep.StateBag) {
 func SiteOf(spec *images.Spec) provision.Site {
 	site := provision.NewSite(spec.Domain, spec.Hostname, spec.Services)
 	site.Address, site.Address6, site.AdminKeys = spec.DNS.Address, spec.DNS.Address6, spec.AdminKeys
+	site.Postmaster = spec.Mail.Postmaster
 	site.Nameservers = spec.DNS.Nameservers
 	if len(site.Nameservers) == 0 && spec.Domain != "" {
 		site.Nameservers = []string{site.Names["ns"]}

@@ -101,7 +101,7 @@ func TestLoadUnknownKeyWithoutCloseMatchListsKnownKeys(t *testing.T) {
 	assert.Equal(t, "files[0].owner", ps[0].Field)
 	assert.Equal(t, "known keys are source, dest, mode", ps[0].Hint)
 	assert.Equal(t, "flavour", ps[1].Field)
-	assert.Equal(t, "known keys are name, suite, mirror, keyring, security_mirror, security_keyring, components, architecture, hostname, domain, services, admin_keys, submission, dns, packages, files, units, masked_units, disk_size, kernel_cmdline, compression", ps[1].Hint)
+	assert.Equal(t, "known keys are name, suite, mirror, keyring, security_mirror, security_keyring, components, architecture, hostname, domain, services, admin_keys, submission, dns, mail, packages, files, units, masked_units, disk_size, kernel_cmdline, compression", ps[1].Hint)
 }
 
 func TestLoadTypeErrorsNameTheField(t *testing.T) {

@@ -41,6 +41,8 @@ type Spec struct {
 	// so that Validate can say so.
 	Submission any `mapstructure:"submission"`
 	DNS        DNS `mapstructure:"dns"`
+	// Mail is where the mail this machine takes for its people goes.
+	Mail Mail `mapstructure:"mail"`
 	// Packages are installed together with Debian's Essential:yes set.
 	Packages []string `mapstructure:"packages"`
 	// Files are copied from the provision/ folder into the root tree.
@@ -107,6 +109,16 @@ type DNS struct {
 	// default.
 	Nameservers []string `mapstructure:"nameservers"`
 	Records     []Record `mapstructure:"records"`
+}
+
+// Mail says where mail to the domain's roles goes: the machine has lists
+// and no mailboxes.
+type Mail struct {
+	// Postmaster receives postmaster@ and abuse@ of the domain, of the
+	// lists' domain and of the machine (DMARC reports, CAA and ACME
+	// notices and Mailman name postmaster@DOMAIN): the committee's
+	// address. Required with the lists service, which takes the mail.
+	Postmaster string `mapstructure:"postmaster"`
 }
 
 // Record is one more resource record of the zone, e.g.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/didyoumean"
@@ -68,12 +69,55 @@ func validateSite(p *problems, s *Spec) {
 			p.add(fmt.Sprintf("dns.nameservers[%d]", i), "write a full host name, e.g. ns1.example.org", "%q is not a host name", ns)
 		}
 	}
+	validateMail(p, s)
 	generated := generatedNames(s)
 	for i, r := range s.DNS.Records {
 		field := fmt.Sprintf("dns.records[%d]", i)
 		if validateRecord(p, field, r, s.Domain) {
 			checkClash(p, field, r, generated)
 		}
+	}
+}
+
+// mailboxRE is an address the committee reads mail at: a plain local
+// part (no quotes, spaces or commas, which Postfix's inline map would
+// misread) and a domain.
+var mailboxRE = regexp.MustCompile(`^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@([^@]+)$`)
+
+// validateMail checks mail.postmaster: required with the lists service
+// (Postfix takes postmaster@ and abuse@ of the domain and forwards them
+// there), an address elsewhere than the names this machine keeps no
+// mailbox for, and not one of the addresses forwarded to it.
+func validateMail(p *problems, s *Spec) {
+	const field = "mail.postmaster"
+	const example = "comite@example.net"
+	lists := slices.Contains(s.Services, "lists")
+	addr := s.Mail.Postmaster
+	switch {
+	case addr == "" && lists:
+		p.add(field, fmt.Sprintf("write the committee's address, e.g. mail: {postmaster: %s}", example),
+			"the lists service takes postmaster@ and abuse@ of the domain (named by DMARC, CAA, ACME and Mailman), and they need an address to go to")
+		return
+	case addr == "":
+		return
+	case !lists:
+		p.add(field, `remove it, or add "lists" to services`, "%q: only the lists service takes mail, and the spec does not have it", addr)
+		return
+	}
+	m := mailboxRE.FindStringSubmatch(addr)
+	if m == nil || !domainRE.MatchString(m[2]) {
+		p.add(field, fmt.Sprintf("write one address in lower case, e.g. %s", example), "%q is not an e-mail address", addr)
+		return
+	}
+	local, domain := strings.ToLower(addr[:strings.LastIndex(addr, "@")]), m[2]
+	site := provision.NewSite(s.Domain, s.Hostname, s.Services)
+	switch {
+	case domain == s.Domain || domain == site.FQDN:
+		p.add(field, "name the committee's address at its own mail provider, or a list at "+site.Names["lists"],
+			"%q is at %s, a name of this machine, which has no mailbox anyone reads", addr, domain)
+	case domain == site.Names["lists"] && (local == "postmaster" || local == "abuse"):
+		p.add(field, "name the committee's address at its own mail provider, or a list at "+site.Names["lists"],
+			"%q is itself forwarded to mail.postmaster: the mail would loop", addr)
 	}
 }
 

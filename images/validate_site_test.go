@@ -77,3 +77,55 @@ func TestServicesBringPackagesAndUnits(t *testing.T) {
 		"nginx.service", "ostal-tls-init.service", "ostal-acme.timer", "radicale.service", "ssh-host-keys.service"}, s.AllUnits())
 	assert.Empty(t, (&Spec{Packages: []string{"less"}}).AllUnits(), "no services, no base")
 }
+
+// mail.postmaster: required with lists, an address, and one that takes
+// mail elsewhere than where it is forwarded from.
+func TestValidateMail(t *testing.T) {
+	const hint = "; name the committee's address at its own mail provider, or a list at listes.example.org"
+	cases := []struct {
+		name       string
+		services   []string
+		postmaster string
+		want       string
+	}{
+		{"the committee's address", []string{"tls", "lists"}, "comite@example.net", ""},
+		{"a list of the machine", []string{"tls", "lists"}, "comite@listes.example.org", ""},
+		{"a placeholder at a reserved domain", []string{"tls", "lists"}, "comite@example.com", ""},
+		{"none, without lists", []string{"tls", "wiki"}, "", ""},
+		{"missing with lists", []string{"tls", "lists"}, "",
+			`images/x.yaml: mail.postmaster: the lists service takes postmaster@ and abuse@ of the domain (named by DMARC, CAA, ACME and Mailman), and they need an address to go to; write the committee's address, e.g. mail: {postmaster: comite@example.net}`},
+		{"set without lists", []string{"tls", "wiki"}, "comite@example.net",
+			`images/x.yaml: mail.postmaster: "comite@example.net": only the lists service takes mail, and the spec does not have it; remove it, or add "lists" to services`},
+		{"no domain", []string{"tls", "lists"}, "comite",
+			`images/x.yaml: mail.postmaster: "comite" is not an e-mail address; write one address in lower case, e.g. comite@example.net`},
+		{"two addresses", []string{"tls", "lists"}, "a@example.net, b@example.net",
+			`images/x.yaml: mail.postmaster: "a@example.net, b@example.net" is not an e-mail address; write one address in lower case, e.g. comite@example.net`},
+		{"a name with the address", []string{"tls", "lists"}, "Comité <comite@example.net>",
+			`images/x.yaml: mail.postmaster: "Comité <comite@example.net>" is not an e-mail address; write one address in lower case, e.g. comite@example.net`},
+		{"upper-case domain", []string{"tls", "lists"}, "comite@Example.NET",
+			`images/x.yaml: mail.postmaster: "comite@Example.NET" is not an e-mail address; write one address in lower case, e.g. comite@example.net`},
+		{"at the domain, which has no mailboxes", []string{"tls", "lists"}, "comite@example.org",
+			`images/x.yaml: mail.postmaster: "comite@example.org" is at example.org, a name of this machine, which has no mailbox anyone reads` + hint},
+		{"postmaster of the domain itself", []string{"tls", "lists"}, "postmaster@example.org",
+			`images/x.yaml: mail.postmaster: "postmaster@example.org" is at example.org, a name of this machine, which has no mailbox anyone reads` + hint},
+		{"root of the machine", []string{"tls", "lists"}, "root@web.example.org",
+			`images/x.yaml: mail.postmaster: "root@web.example.org" is at web.example.org, a name of this machine, which has no mailbox anyone reads` + hint},
+		{"the lists' abuse@, a loop", []string{"tls", "lists"}, "Abuse@listes.example.org",
+			`images/x.yaml: mail.postmaster: "Abuse@listes.example.org" is itself forwarded to mail.postmaster: the mail would loop` + hint},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := goodSpec()
+			s.Domain, s.Services, s.Mail.Postmaster = "example.org", c.services, c.postmaster
+			err := Validate(s, provisionDir(t), testIndex(t))
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, c.want, err.Error())
+			require.Len(t, Problems(err), 1)
+			assert.Equal(t, "mail.postmaster", Problems(err)[0].Field)
+		})
+	}
+}

@@ -24,6 +24,9 @@ type Site struct {
 	Services    []string          `json:"services"`
 	Names       map[string]string `json:"names"`
 	AdminKeys   []string          `json:"-"`
+	// Postmaster is where postmaster@ and abuse@ go (the spec's
+	// mail.postmaster).
+	Postmaster string `json:"postmaster"`
 }
 
 // Record is an extra zone record from the spec.
