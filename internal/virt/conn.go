@@ -245,3 +245,11 @@ func IsNotFound(err error) bool {
 	}
 	return false
 }
+
+// IsExists reports a volume that was not created because its pool has
+// one of that name already: libvirt checks and adds the name under the
+// pool's lock, so of two creators exactly one gets no such error.
+func IsExists(err error) bool {
+	var lerr libvirt.Error
+	return errors.As(err, &lerr) && libvirt.ErrorNumber(lerr.Code) == libvirt.ErrStorageVolExist
+}
