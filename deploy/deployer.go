@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
@@ -46,6 +47,9 @@ type Deployer struct {
 	machine, token string
 	// mu orders the writes of the record: the steps' and the heartbeat's.
 	mu sync.Mutex
+	// reverted: a snapshot was reverted since the record was last
+	// written (see stillHolder).
+	reverted atomic.Bool
 
 	// health waits until the guest running rel is healthy, within the
 	// environment's health timeout: waitHealthy, through SSH.
@@ -97,7 +101,8 @@ func newDeployer(env *Environment, host Host, o Options) *Deployer {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	d := &Deployer{Env: env, host: host, opts: o, clock: realClock{}, alive: processAlive, beatEvery: beatEvery}
+	d := &Deployer{Env: env, opts: o, clock: realClock{}, alive: processAlive, beatEvery: beatEvery}
+	d.host = revertNoting{Host: host, reverted: &d.reverted}
 	d.health = d.waitHealthy
 	d.token = newSwapID(d.clock.Now())
 	return d

@@ -42,6 +42,10 @@ type fakeHost struct {
 	onStart func(domain, digest string)
 	// stubborn guests ignore an ACPI shutdown.
 	stubborn bool
+	// before runs as CreateVolume, Volumes or Snapshots is called (op,
+	// the volume's name), before anything is looked at: the tests'
+	// barrier for deployers racing.
+	before func(op, name string)
 }
 
 type fakeDomain struct {
@@ -251,6 +255,9 @@ func (h *fakeHost) HasSnapshot(_ context.Context, name, snap string) (bool, erro
 }
 
 func (h *fakeHost) Snapshots(_ context.Context, name string) ([]string, error) {
+	if h.before != nil {
+		h.before("Snapshots", "")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	d, err := h.domain(name)
@@ -288,14 +295,23 @@ func (h *fakeHost) RevertSnapshot(_ context.Context, name, snap string) error {
 	})
 }
 
+// CreateVolume refuses a name the pool has, as libvirt does (checked and
+// added under the pool's lock). fail["CreateVolume NAME"] fails the
+// creation of that volume only.
 func (h *fakeHost) CreateVolume(_ context.Context, v virt.Volume) (string, error) {
+	if h.before != nil {
+		h.before("CreateVolume", v.Name)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.op("CreateVolume"); err != nil {
 		return "", err
 	}
+	if err := h.op("CreateVolume " + v.Name); err != nil {
+		return "", err
+	}
 	if _, ok := h.volumes[v.Name]; ok {
-		return "", fmt.Errorf("volume %s already exists", v.Name)
+		return "", libvirt.Error{Code: uint32(libvirt.ErrStorageVolExist), Message: fmt.Sprintf("storage volume '%s' exists already", v.Name)}
 	}
 	h.volumes[v.Name] = &fakeVolume{v: v}
 	return fakePool + v.Name, nil
@@ -331,6 +347,9 @@ func (h *fakeHost) VolumeSize(_ context.Context, name string) (uint64, uint64, e
 }
 
 func (h *fakeHost) Volumes(context.Context) ([]string, error) {
+	if h.before != nil {
+		h.before("Volumes", "")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var names []string

@@ -142,6 +142,14 @@ func (e *UndoneError) Unwrap() error { return e.Reason }
 // undo ends a swap that had not stopped the guest yet.
 func (d *Deployer) undo(ctx context.Context, st *State, reason error) error {
 	ctx = context.WithoutCancel(ctx)
+	var lost *LostLockError
+	if errors.As(reason, &lost) {
+		return reason
+	}
+	// A run whose lock was taken over touches nothing more.
+	if err := d.stillHolder(ctx); err != nil {
+		return errors.Join(reason, err)
+	}
 	j := st.Journal
 	if !j.Reuse {
 		if err := d.host.DeleteVolume(ctx, j.To.Overlay); err != nil {

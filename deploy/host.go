@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -114,3 +115,19 @@ func (realClock) Ticker(d time.Duration) (<-chan time.Time, func()) {
 
 // processAlive tells whether a process of this machine still runs.
 func processAlive(pid int) bool { return syscall.Kill(pid, 0) != syscall.ESRCH }
+
+// revertNoting notes each revert of a snapshot, which puts back the
+// record of snapshot time with the lock holder of then: the deployer's
+// next write of the record then does not take that for another holder.
+type revertNoting struct {
+	Host
+	reverted *atomic.Bool
+}
+
+func (h revertNoting) RevertSnapshot(ctx context.Context, domain, name string) error {
+	err := h.Host.RevertSnapshot(ctx, domain, name)
+	if err == nil {
+		h.reverted.Store(true)
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -143,7 +144,7 @@ type GCResult struct {
 // GC removes pushed images (and their overlays) beyond the newest keep,
 // never the current or previous one, and never a data volume: it only
 // looks at volumes named like ostal's images.
-func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
+func (d *Deployer) GC(ctx context.Context, keep int) (res *GCResult, err error) {
 	st, _, err := d.load(ctx)
 	if err != nil {
 		return nil, err
@@ -152,6 +153,11 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 		return nil, fmt.Errorf("swap %s is half done (at step %s); gc removes nothing until it is finished: run `ostal deploy swap %s` "+
 			"(it finishes it first)", st.Journal.ID, st.Journal.Step, d.Env.Name)
 	}
+	// A swap taking the domain meanwhile might need what gc removes.
+	if err := d.takeOver(ctx, st); err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, d.unlock(ctx, st)) }()
 	names, err := d.host.Volumes(ctx)
 	if err != nil {
 		return nil, err
@@ -194,7 +200,7 @@ func (d *Deployer) GC(ctx context.Context, keep int) (*GCResult, error) {
 		}
 	}
 	sort.SliceStable(images, func(i, j int) bool { return lastUsed[images[i]].After(lastUsed[images[j]]) })
-	res := &GCResult{}
+	res = &GCResult{}
 	kept := 0
 	for _, digest := range images {
 		if overlayName(d.Env.Domain, digest) == inUse {

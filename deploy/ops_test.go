@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -185,21 +184,6 @@ func TestSwapWindow(t *testing.T) {
 	require.NoError(t, d.waitWindow(context.Background(), WaitForWindow))
 	assert.Equal(t, 4, w.clock.Now().Hour(), "waited until the window opened")
 	require.NoError(t, d.waitWindow(context.Background(), InWindowOnly))
-}
-
-// The heartbeat renews the lock at each beat; stopped, it writes no more.
-func TestHeartbeatRenewsTheLock(t *testing.T) {
-	w := newWorld(t)
-	w.mustSwap("A")
-	w.clock.ticks = make(chan time.Time)
-	d := w.deployer(testOperator, "machine-1", "")
-	st := w.state()
-	st.Lock = d.newLock()
-	stop := d.heartbeat(context.Background(), st)
-	w.clock.advance(20 * time.Second)
-	w.clock.ticks <- w.clock.Now()
-	stop()
-	assert.Equal(t, w.clock.Now(), w.state().Lock.Beat)
 }
 
 // The real health wait notices a guest that stopped by itself.

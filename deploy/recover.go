@@ -22,40 +22,29 @@ import (
 //
 // A swap whose holder is alive is left alone and reported.
 func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
-	if st.Lock != nil {
-		alive, err := d.holderAlive(ctx, st.Lock)
-		if err != nil {
-			return nil, err
-		}
-		if alive {
-			if st.Journal != nil {
-				return nil, &LockedError{Lock: st.Lock, at: d.clock.Now()}
-			}
-			return nil, nil
-		}
-	}
 	j := st.Journal
 	if j == nil {
-		if st.Lock != nil {
-			return nil, d.record(ctx, st, func(s *State) { s.Lock = nil })
-		}
+		// A lock without a swap is taken over (or refused) by the
+		// command's own swap.
 		return nil, nil
 	}
 	if err := d.preflight(); err != nil {
 		return nil, fmt.Errorf("swap %s was interrupted at step %s, and finishing it needs: %w", j.ID, j.Step, err)
 	}
-	if err := d.checkDataVolumes(ctx); err != nil {
-		return nil, fmt.Errorf("swap %s was interrupted at step %s and is not finished: %w", j.ID, j.Step, err)
-	}
+	prev := st.Lock
 	lastSign := j.Started
-	if st.Lock != nil {
-		lastSign = st.Lock.Beat
+	if prev != nil {
+		lastSign = prev.Beat
 	}
-	d.say("swap %s by %s was interrupted at step %s (last sign of life %s ago): finishing it",
-		j.ID, lockHolder(st), j.Step, d.since(lastSign).Round(time.Second))
 	if err := d.takeOver(ctx, st); err != nil {
 		return nil, err
 	}
+	j = st.Journal
+	if err := d.checkDataVolumes(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("swap %s was interrupted at step %s and is not finished: %w", j.ID, j.Step, err), d.handBack(ctx, st, prev))
+	}
+	d.say("swap %s by %s was interrupted at step %s (last sign of life %s ago): finishing it",
+		j.ID, lockHolder(prev), j.Step, d.since(lastSign).Round(time.Second))
 	stopBeat := d.heartbeat(ctx, st)
 	defer stopBeat()
 	interrupted := fmt.Errorf("swap %s was interrupted at step %s", j.ID, j.Step)
@@ -113,9 +102,9 @@ func (d *Deployer) undone(ctx context.Context, st *State, reason error) (*Swap, 
 	return nil, err
 }
 
-func lockHolder(st *State) string {
-	if st.Lock == nil {
+func lockHolder(l *Lock) string {
+	if l == nil {
 		return "an unknown deployer"
 	}
-	return st.Lock.Who
+	return l.Who
 }

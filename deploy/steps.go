@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -95,6 +96,10 @@ func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// The definition carries the record: written by the lock's holder only.
+	if err := d.stillHolder(ctx); err != nil {
+		return err
+	}
 	x, err := st.xml()
 	if err != nil {
 		return err
@@ -129,12 +134,15 @@ func (d *Deployer) ensureOverlay(ctx context.Context, rel Release, reuse bool) e
 // firstDeploy creates the domain: data volumes (or the ones an earlier
 // domain of that name left), the overlay, the definition.
 func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
-	d.say("first deployment of %s on %s", d.Env.Domain, d.Env.URI)
-	if err := d.checkDataVolumes(ctx); err != nil {
+	if err := d.takeOver(ctx, &State{}); err != nil {
 		return nil, err
 	}
+	d.say("first deployment of %s on %s", d.Env.Domain, d.Env.URI)
+	if err := d.checkDataVolumes(ctx); err != nil {
+		return nil, errors.Join(err, d.unlock(ctx, &State{}))
+	}
 	if err := d.ensureOverlay(ctx, to, false); err != nil {
-		return nil, err
+		return nil, errors.Join(err, d.unlock(ctx, &State{}))
 	}
 	// The definition carries the journal from the start: a first
 	// deployment interrupted anywhere is finished like any swap.

@@ -227,23 +227,13 @@ func (d *Deployer) begin(ctx context.Context, st *State, step Step) error {
 
 // lock takes the domain for this swap, or says who holds it.
 func (d *Deployer) lock(ctx context.Context, st *State, to Release, reuse bool, restoreFrom string) error {
-	if st.Lock != nil {
-		alive, err := d.holderAlive(ctx, st.Lock)
-		if err != nil {
-			return err
-		}
-		if alive {
-			return &LockedError{Lock: st.Lock, at: d.clock.Now()}
-		}
+	// Taken first: the journal is written by the holder alone.
+	if err := d.takeOver(ctx, st); err != nil {
+		return err
 	}
 	now := d.clock.Now().UTC()
 	j := &Journal{ID: newSwapID(now), Who: d.who, Step: StepLock, Started: now, From: st.Current, To: to, Reuse: reuse, RestoreFrom: restoreFrom}
-	if err := d.record(ctx, st, func(s *State) { s.Journal = j }); err != nil {
-		return err
-	}
-	// Two operators who read an unlocked domain at once both wrote; the
-	// one whose lock is still there goes on.
-	return d.takeOver(ctx, st)
+	return d.record(ctx, st, func(s *State) { s.Journal = j })
 }
 
 func describe(r *Release) string {

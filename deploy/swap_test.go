@@ -126,7 +126,10 @@ func TestSwapBranches(t *testing.T) {
 			wantErr: []string{"step define: boom"}, wantImage: "A", wantData: "members-v1", wantResults: rolledBack, wantDetail: "step define: boom"},
 		{name: "the start fails: rolled back", arrange: failOnce("Start"),
 			wantErr: []string{"step start: boom"}, wantImage: "A", wantData: "members-v1", wantResults: rolledBack, wantDetail: "step start: boom"},
-		{name: "the overlay cannot be made: undone, the guest never stopped", arrange: then(func(w *world) { w.push("B") }, failOnce("CreateVolume")),
+		{name: "the overlay cannot be made: undone, the guest never stopped", arrange: func(w *world) {
+			w.push("B")
+			w.host.fail["CreateVolume "+w.img["B"].Release(w.env.Domain).Overlay] = errBoom
+		},
 			wantErr: []string{"undone before the guest was stopped", "step overlay: boom"}, wantImage: "A", wantData: "members-v1",
 			wantResults: []Result{ResultOK, ResultUndone}, wantDetail: "step overlay: boom",
 			more: func(t *testing.T, w *world, _ *Swap, _ error) {
@@ -268,6 +271,7 @@ func TestSwapBranches(t *testing.T) {
 			wantResults: []Result{ResultOK}},
 		{name: "gc refuses while a swap is half done", arrange: killedAfter(StepStop),
 			act: func(w *world) (*Swap, error) {
+				w.host.calls["DeleteVolume"] = 0
 				_, err := w.deployer(otherOperator, "machine-1", "").GC(context.Background(), 0)
 				return nil, err
 			},
