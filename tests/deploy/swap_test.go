@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,9 +12,9 @@ import (
 )
 
 // Through qemu:///system: a first deployment, a swap to a second build
-// (data kept, a second operator refused meanwhile), then a swap to an
-// image that boots but never gets healthy and changes the data as it
-// starts: the deployer, stopped right after restoring the data, leaves
+// (data kept; two deployers started together, one refused at the lock
+// naming the other), then a swap to an image that boots but never gets
+// healthy and changes the data as it starts: the deployer, stopped right after restoring the data, leaves
 // data volumes identical to what they were when the guest stopped, and
 // the next run finishes the rollback; the old image serves again.
 func TestSwapKeepsDataAndRollsBack(t *testing.T) {
@@ -30,27 +31,50 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	mustGuestRun(t, e, "echo kept > /srv/data/marker")
 	hostKey := mustGuestRun(t, e, "cat /srv/data/ssh/ssh_host_ed25519_key.pub")
 
-	// A second operator's swap while this one runs is refused, naming
-	// who holds the domain.
+	// Two deployers started together on the domain: exactly one swaps,
+	// the other is refused at the lock, before any boot, naming who
+	// holds it. The image is pushed first: the race is for the lock.
 	bin := testutil.OstalBinary(t)
-	first := exec.Command(bin, "deploy", "swap", env, images.next, "--now")
-	first.Dir = testutil.RepoRoot
-	var firstOut strings.Builder
-	first.Stdout, first.Stderr = &firstOut, &firstOut
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
+	mustOstal(t, "deploy", "push", env, images.next)
+	type run struct {
+		cmd  *exec.Cmd
+		out  strings.Builder
+		took time.Duration
+		err  error
 	}
-	for start := time.Now(); status(t, env).Swapping == nil; time.Sleep(500 * time.Millisecond) {
-		if time.Since(start) > time.Minute {
-			t.Fatal("the first swap never started")
+	runs := []*run{{}, {}}
+	for _, r := range runs {
+		r.cmd = exec.Command(bin, "deploy", "swap", env, images.next, "--now")
+		r.cmd.Dir = testutil.RepoRoot
+		r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+	}
+	started := time.Now()
+	for _, r := range runs {
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
 	}
-	code, _, errOut := testutil.Ostal(t, "deploy", "swap", env, images.good, "--now")
-	if code != 1 || !strings.Contains(errOut, "has been swapping this domain since") {
-		t.Errorf("a concurrent swap was not refused with who holds the lock: exit %d\n%s", code, errOut)
+	done := make(chan *run)
+	for _, r := range runs {
+		go func() { r.err = r.cmd.Wait(); r.took = time.Since(started); done <- r }()
 	}
-	if err := first.Wait(); err != nil {
-		t.Fatalf("the first swap failed: %v\n%s", err, firstOut.String())
+	loser, winner := <-done, <-done
+	if loser.err == nil {
+		loser, winner = winner, loser
+	}
+	if winner.err != nil || loser.err == nil {
+		t.Fatalf("two swaps started together: want one done and one refused, got %v and %v\n%s\n%s", runs[0].err, runs[1].err, runs[0].out.String(), runs[1].out.String())
+	}
+	holder := fmt.Sprintf("(pid %d on ", winner.cmd.Process.Pid)
+	if out := loser.out.String(); !strings.Contains(out, "has been swapping this domain since") || !strings.Contains(out, holder) ||
+		strings.Contains(out, "the tools were down") {
+		t.Errorf("the refused swap does not name the holder %s:\n%s", holder, out)
+	}
+	if loser.took > 30*time.Second {
+		t.Errorf("the refused swap took %s: it should stop at the lock", loser.took.Round(time.Second))
+	}
+	if n := len(history(t, env)); n != 2 {
+		t.Errorf("the history has %d swaps, want 2 (the first deployment and one swap)", n)
 	}
 	if got := mustGuestRun(t, e, "cat /srv/data/marker; cat /srv/data/ssh/ssh_host_ed25519_key.pub; cat /etc/ostal-test-variant"); !strings.HasPrefix(got, "kept\n"+hostKey) {
 		t.Errorf("after the swap the data volume holds %q", got)
