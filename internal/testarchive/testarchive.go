@@ -56,10 +56,23 @@ func NewServer(t testing.TB) *Server {
 		t.Fatalf("export the signing key: %v", err)
 	}
 	writeFile(t, s.Keyring, key.Bytes(), 0o644)
-	srv := httptest.NewServer(http.FileServer(http.Dir(s.Root)))
+	srv := httptest.NewServer(unconditional(http.FileServer(http.Dir(s.Root))))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
+}
+
+// unconditional answers every request in full. A test republishes a
+// suite within the second apt last read it; Last-Modified has whole
+// seconds, so apt's If-Modified-Since would get "304 Not Modified" and
+// keep the old index (a real mirror's Release changes far less often).
+func unconditional(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("If-Modified-Since")
+		r.Header.Del("If-None-Match")
+		r.Header.Del("If-Range")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) gpg(out *bytes.Buffer, name string, args ...string) error {
