@@ -304,12 +304,14 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 }
 
-func TestTestListShowsTheServicesChecksNeed(t *testing.T) {
-	r := run(t, "test", "--list", "--check", "lists.starttls", "--check", "ssh")
+func TestTestListShowsTheServicesChecksNeedAndWhatTheyWrite(t *testing.T) {
+	r := run(t, "test", "--list", "--check", "lists.starttls", "--check", "ssh", "--check", "www.post")
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	require.Len(t, lines, 3, r.stdout)
-	assert.Equal(t, []string{"check", "needs", "summary"}, strings.Fields(lines[0]))
-	assert.Equal(t, []string{"lists.starttls", "lists,tls", "port"}, strings.Fields(lines[1])[:3])
-	assert.Equal(t, []string{"ssh", "-", "the"}, strings.Fields(lines[2])[:3])
+	require.Len(t, lines, 4, r.stdout)
+	assert.Equal(t, []string{"check", "needs", "writes", "summary"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"lists.starttls", "lists,tls", "-", "port"}, strings.Fields(lines[1])[:4])
+	assert.Equal(t, []string{"ssh", "-", "-", "the"}, strings.Fields(lines[2])[:4])
+	assert.Equal(t, []string{"www.post", "www,tls", "yes", "a"}, strings.Fields(lines[3])[:4])
+	assert.Contains(t, lines[3], "; leaves a published post")
 }

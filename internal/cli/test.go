@@ -33,7 +33,7 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&checkGlobs, "check", "run only checks matching this name or glob (repeatable); all by default")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the domain and its volumes after the run, for inspection")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	list := fs.Bool("list", false, "list the checks, with the services each needs, and exit")
+	list := fs.Bool("list", false, "list the checks, with the services each needs and what each writes, and exit")
 	fs.StringVar(&o.URI, "uri", "qemu:///system", "libvirt URI")
 	fs.StringVar(&o.SwapImage, "swap-image", "", "a rebuilt image (another digest) for the persistence check's swap")
 	fs.StringVar(&o.Firmware, "firmware", "bios", `"bios" (SeaBIOS) or "uefi" (OVMF)`)
@@ -87,14 +87,19 @@ func listChecks(w io.Writer, o harness.Options) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	// The services a check needs: an image without them skips it.
-	fmt.Fprintln(tw, "check\tneeds\tsummary")
+	// The services a check needs: an image without them skips it. What
+	// it writes: the deployer runs only the read-only ones.
+	fmt.Fprintln(tw, "check\tneeds\twrites\tsummary")
 	for _, c := range cs {
 		needs := strings.Join(c.Services, ",")
 		if needs == "" {
 			needs = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, needs, c.Summary)
+		writes, summary := "-", c.Summary
+		if !c.ReadOnly() {
+			writes, summary = "yes", summary+"; leaves "+c.Writes
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, needs, writes, summary)
 	}
 	return tw.Flush()
 }

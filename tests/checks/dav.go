@@ -12,9 +12,11 @@ import (
 // member's calendars and address books.
 func init() {
 	Default.Register(Check{Name: "dav.calendar", Summary: "a member makes a calendar, stores an event and finds it again with a CalDAV query",
-		Timeout: 2 * time.Minute, Services: []string{"dav", "tls"}, Run: checkDAVCalendar})
+		Timeout: 2 * time.Minute, Services: []string{"dav", "tls"}, Run: checkDAVCalendar,
+		Writes: "a member account with a calendar and an event, removed at the end"})
 	Default.Register(Check{Name: "dav.contacts", Summary: "a member makes an address book, stores a contact and finds it again with a CardDAV query",
-		Timeout: 2 * time.Minute, Services: []string{"dav", "tls"}, Run: checkDAVContacts})
+		Timeout: 2 * time.Minute, Services: []string{"dav", "tls"}, Run: checkDAVContacts,
+		Writes: "a member account with an address book and a contact, removed at the end"})
 }
 
 // davKind is what differs between a calendar and an address book.

@@ -18,9 +18,11 @@ import (
 // only they can read and write.
 func init() {
 	Default.Register(Check{Name: "files.webdav", Summary: "a member stores, lists, reads and deletes files and folders in their WebDAV folder",
-		Timeout: 2 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesWebDAV})
+		Timeout: 2 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesWebDAV,
+		Writes: "a member account with a folder, a file and a subfolder, removed at the end"})
 	Default.Register(Check{Name: "files.anonymous", Summary: "WebDAV folders refuse visitors without the right password, and members in others' folders",
-		Timeout: 3 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesAnonymous})
+		Timeout: 3 * time.Minute, Services: []string{"files", "tls"}, Run: checkFilesAnonymous,
+		Writes: "two member accounts with files in their folders, removed at the end"})
 }
 
 // propfindBody asks for the properties a listing needs.

@@ -25,11 +25,14 @@ import (
 // and removes it, and its archive, at the end.
 func init() {
 	Default.Register(Check{Name: "lists.create", Summary: "a list made through Mailman's REST API takes root@FQDN as a member and shows in Postorius",
-		Timeout: 4 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsCreate})
+		Timeout: 4 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsCreate,
+		Writes: "a mailing list with one member, shown in Postorius' list index until it is removed at the end"})
 	Default.Register(Check{Name: "lists.post", Summary: "a post sent on port 25 is archived by HyperKitty and lands in /var/mail/root with a valid DKIM signature",
-		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsPost})
+		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsPost,
+		Writes: "a mailing list and a post in its public archive, removed at the end; the list's copy of the post stays in /var/mail/root"})
 	Default.Register(Check{Name: "lists.archive-privacy", Summary: "the archived message, its thread and the archive's API show no author's address; no mbox download",
-		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsArchivePrivacy})
+		Timeout: 8 * time.Minute, Services: []string{"lists", "tls"}, Run: checkListsArchivePrivacy,
+		Writes: "a mailing list and a post in its public archive, removed at the end; the list's copy of the post stays in /var/mail/root"})
 	Default.Register(Check{Name: "lists.no-relay", Summary: "port 25 refuses mail for other domains and for unknown lists",
 		Timeout: 2 * time.Minute, Services: []string{"lists"}, Run: checkListsNoRelay})
 	Default.Register(Check{Name: "lists.starttls", Summary: "port 25 offers STARTTLS with a valid certificate for listes.D",

@@ -17,7 +17,8 @@ import (
 // spec's mail.postmaster, in site.json).
 func init() {
 	Default.Register(Check{Name: "lists.postmaster", Summary: "port 25 takes postmaster@D and abuse@D (and those of listes.D) and forwards them to the spec's mail.postmaster; no other address at D",
-		Timeout: 4 * time.Minute, Services: []string{"lists"}, Run: checkListsPostmaster})
+		Timeout: 4 * time.Minute, Services: []string{"lists"}, Run: checkListsPostmaster,
+		Writes: "a message to postmaster@ and abuse@, forwarded to the committee (mail.postmaster) unless the check takes it out of Postfix's queue before it leaves"})
 }
 
 // postmasterWait bounds how long the forwarded message may take to show
@@ -50,20 +51,9 @@ func checkListsPostmaster(ctx context.Context, m Machine) error {
 
 	// The lists' roles are taken too, and nobody else at the domain: no
 	// message, only the answers to RCPT.
-	if err := c.Mail(sender); err != nil {
-		return fmt.Errorf("MAIL FROM:<%s>: %w", sender, err)
-	}
-	for _, r := range []string{"postmaster@" + lists, "abuse@" + lists} {
-		if err := c.Rcpt(r); err != nil {
-			return fmt.Errorf("RCPT TO:<%s>: %w; expected 250, as it is forwarded to %s", r, err, site.Postmaster)
-		}
-	}
-	unknown := "no-one-" + randomHex(3) + "@" + site.Domain
-	var reply *textproto.Error
-	if err := c.Rcpt(unknown); err == nil {
-		return fmt.Errorf("port 25 takes mail for %s: the domain has no mailboxes, only postmaster@ and abuse@ should be taken", unknown)
-	} else if !errors.As(err, &reply) || reply.Code < 500 {
-		return fmt.Errorf("RCPT TO:<%s>: expected a permanent refusal (5xx), got %v", unknown, err)
+	code, err := roleRecipients(c, sender, []string{"postmaster@" + lists, "abuse@" + lists}, site.Domain, site.Postmaster)
+	if err != nil {
+		return err
 	}
 	if err := c.Reset(); err != nil {
 		return fmt.Errorf("RSET: %w", err)
@@ -96,8 +86,8 @@ func checkListsPostmaster(ctx context.Context, m Machine) error {
 			if _, err := m.Run(ctx, "postsuper -d "+msg.ID); err != nil {
 				return fmt.Errorf("remove the check's message %s from the queue: %w", msg.ID, err)
 			}
-			m.Note("RCPT TO %s, %s and those of %s: 250; %s refused (%d); queued (%s, %s) for %s, then removed",
-				roles[0], roles[1], lists, unknown, reply.Code, msg.Queue, clip(msg.reason(), 60), site.Postmaster)
+			m.Note("RCPT TO %s, %s and those of %s: 250; another address refused (%d); queued (%s, %s) for %s, then removed",
+				roles[0], roles[1], lists, code, msg.Queue, clip(msg.reason(), 60), site.Postmaster)
 			return nil
 		}
 		journal, err := m.Run(ctx, "journalctl -q -o cat -u postfix.service --since @"+strings.TrimSpace(since))
@@ -109,7 +99,7 @@ func checkListsPostmaster(ctx context.Context, m Machine) error {
 			return fmt.Errorf("the message to %s, forwarded to %s, bounced: %s", strings.Join(roles, " and "), site.Postmaster, clip(bounced, 200))
 		}
 		if sent {
-			m.Note("RCPT TO %s, %s and those of %s: 250; %s refused (%d); delivered to %s", roles[0], roles[1], lists, unknown, reply.Code, site.Postmaster)
+			m.Note("RCPT TO %s, %s and those of %s: 250; another address refused (%d); delivered to %s", roles[0], roles[1], lists, code, site.Postmaster)
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -122,6 +112,33 @@ func checkListsPostmaster(ctx context.Context, m Machine) error {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// roleRecipients opens an envelope from sender and checks that port 25
+// takes each of roles at RCPT, as they are forwarded to postmaster, and
+// refuses a made-up address at domain, permanently: it returns that
+// refusal's code. The envelope is left open, without DATA: the caller
+// resets it, and no message exists until one is sent.
+func roleRecipients(c *smtp.Client, sender string, roles []string, domain, postmaster string) (int, error) {
+	if postmaster == "" {
+		postmaster = "mail.postmaster"
+	}
+	if err := c.Mail(sender); err != nil {
+		return 0, fmt.Errorf("MAIL FROM:<%s>: %w", sender, err)
+	}
+	for _, r := range roles {
+		if err := c.Rcpt(r); err != nil {
+			return 0, fmt.Errorf("RCPT TO:<%s>: %w; expected 250, as it is forwarded to %s", r, err, postmaster)
+		}
+	}
+	unknown := "no-one-" + randomHex(3) + "@" + domain
+	var reply *textproto.Error
+	if err := c.Rcpt(unknown); err == nil {
+		return 0, fmt.Errorf("port 25 takes mail for %s: the domain has no mailboxes, only postmaster@ and abuse@ should be taken", unknown)
+	} else if !errors.As(err, &reply) || reply.Code < 500 {
+		return 0, fmt.Errorf("RCPT TO:<%s>: expected a permanent refusal (5xx), got %v", unknown, err)
+	}
+	return reply.Code, nil
 }
 
 // sendTo sends the check's message to the recipients, each of which must

@@ -32,8 +32,21 @@ type Check struct {
 	// harness skips the check on an image without one of them; empty
 	// means every image gets it. Declared here, not guessed from the name.
 	Services []string
-	Run      func(ctx context.Context, m Machine) error
+	// Writes says, in words, what the check leaves on the machine or
+	// shows the public while it runs ("a published post, deleted at the
+	// end"), even when it cleans up after itself: a clean-up cut short
+	// leaves it, and a deletion leaves its own trace (MediaWiki logs
+	// it). Empty means read-only: the check changes nothing that anyone
+	// sees or keeps, so the deployer may run it against production.
+	// Declared here, never guessed from the name.
+	Writes string
+	Run    func(ctx context.Context, m Machine) error
 }
+
+// ReadOnly reports whether the check leaves nothing behind: Writes is
+// empty. (A disruptive check may write nothing and still stop the
+// machine: Disruptive says that.)
+func (c Check) ReadOnly() bool { return c.Writes == "" }
 
 // MissingServices are the services of c that an image offering have
 // lacks, in c's order; none means the check applies to the image.
@@ -78,6 +91,12 @@ func (r *Registry) Register(c Check) {
 	r.order = append(r.order, c.Name)
 }
 
+// Lookup is the check registered under name.
+func (r *Registry) Lookup(name string) (Check, bool) {
+	c, ok := r.checks[name]
+	return c, ok
+}
+
 // Names lists every registered check, sorted.
 func (r *Registry) Names() []string {
 	names := append([]string(nil), r.order...)
@@ -86,9 +105,10 @@ func (r *Registry) Names() []string {
 }
 
 // Select returns the checks matching any of the globs (all checks when
-// none is given): non-disruptive ones first, sorted by name, then the
-// disruptive ones in registration order. A glob matching nothing is an
-// error naming the checks there are.
+// none is given), in the order they run: the read-only ones, sorted by
+// name, so that they see the machine before any check wrote to it; then
+// those that write, sorted by name; then the disruptive ones in
+// registration order. A glob matching nothing is an error naming the checks there are.
 func (r *Registry) Select(globs []string) ([]Check, error) {
 	if len(globs) == 0 {
 		globs = []string{"*"}
@@ -109,17 +129,22 @@ func (r *Registry) Select(globs []string) ([]Check, error) {
 			return nil, fmt.Errorf("no check is named %q; the checks are: %s", g, strings.Join(r.Names(), ", "))
 		}
 	}
-	var plain, disruptive []Check
+	var readOnly, writing, disruptive []Check
 	for _, name := range r.order {
 		if !chosen[name] {
 			continue
 		}
-		if c := r.checks[name]; c.Disruptive {
+		switch c := r.checks[name]; {
+		case c.Disruptive:
 			disruptive = append(disruptive, c)
-		} else {
-			plain = append(plain, c)
+		case c.ReadOnly():
+			readOnly = append(readOnly, c)
+		default:
+			writing = append(writing, c)
 		}
 	}
-	sort.Slice(plain, func(i, j int) bool { return plain[i].Name < plain[j].Name })
-	return append(plain, disruptive...), nil
+	for _, cs := range [][]Check{readOnly, writing} {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	}
+	return slices.Concat(readOnly, writing, disruptive), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,17 @@ func TestSelect(t *testing.T) {
 		require.NoError(t, err, c.globs)
 		assert.Equal(t, c.want, names(got), c.globs)
 	}
+}
+
+// Read-only checks see the machine before any check wrote to it.
+func TestSelectRunsReadOnlyChecksFirst(t *testing.T) {
+	r := testRegistry()
+	r.Register(Check{Name: "www.post", Writes: "a post", Run: noop})
+	r.Register(Check{Name: "a-writer", Writes: "a file", Run: noop})
+	r.Register(Check{Name: "www.front-page", Run: noop})
+	got, err := r.Select(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"boot", "wiki.edit", "wiki.upload", "www.front-page", "a-writer", "www.post", "shutdown", "persistence"}, names(got))
 }
 
 func TestSelectUnknownNamesTheChecks(t *testing.T) {
@@ -99,6 +111,7 @@ func TestDefaultChecksDeclareTheirService(t *testing.T) {
 		for _, s := range c.Services {
 			assert.Contains(t, provision.Services, s, c.Name)
 		}
+		assert.Len(t, slices.Compact(slices.Sorted(slices.Values(c.Services))), len(c.Services), "%s lists a service twice", c.Name)
 		svc, _, dotted := strings.Cut(c.Name, ".")
 		if _, ok := provision.Services[svc]; ok && dotted {
 			assert.Contains(t, c.Services, svc, "%s does not declare the %s service", c.Name, svc)
@@ -140,4 +153,60 @@ func TestScanTree(t *testing.T) {
 	found, err = scanTree(tree)
 	require.NoError(t, err)
 	assert.Contains(t, found, "/etc/machine-id: a machine-id")
+}
+
+// The checks known to write say what they leave; the deployer runs every
+// other one on production, so a writer that forgot would write there.
+func TestDefaultWritersSayWhatTheyWrite(t *testing.T) {
+	writers := []string{"wiki.edit", "wiki.upload", "www.post", "www.no-author-email", "www.schema",
+		"lists.create", "lists.post", "lists.archive-privacy", "lists.postmaster",
+		"files.webdav", "files.anonymous", "dav.calendar", "dav.contacts", "persistence"}
+	for _, n := range writers {
+		c, ok := Default.Lookup(n)
+		require.True(t, ok, n)
+		assert.False(t, c.ReadOnly(), "%s writes but declares no Writes", n)
+	}
+	cs, err := Default.Select(nil)
+	require.NoError(t, err)
+	for _, c := range cs {
+		if !slices.Contains(writers, c.Name) {
+			assert.True(t, c.ReadOnly(), "%s declares Writes %q: add it to this list, and give its service a read-only check", c.Name, c.Writes)
+		}
+		assert.Equal(t, strings.TrimSpace(c.Writes), c.Writes, c.Name)
+		assert.False(t, strings.HasSuffix(c.Writes, "."), "%s: Writes is a phrase, --list adds it after the summary", c.Name)
+	}
+}
+
+// Every service that has checks has a read-only one that proves it
+// serves: what production gets of it.
+func TestEveryServiceKeepsAReadOnlyCheck(t *testing.T) {
+	cs, err := Default.Select(nil)
+	require.NoError(t, err)
+	proofs := map[string][]string{}
+	for _, c := range cs {
+		for _, s := range c.Services {
+			if _, ok := proofs[s]; !ok {
+				proofs[s] = nil
+			}
+			if c.ReadOnly() && !c.Disruptive {
+				proofs[s] = append(proofs[s], c.Name)
+			}
+		}
+	}
+	for _, s := range []string{"wiki", "www", "lists", "files", "dav", "dns", "tls", "firewall", "ssh"} {
+		assert.Contains(t, proofs, s, "no check declares the %s service", s)
+	}
+	for s, p := range proofs {
+		assert.NotEmpty(t, p, "the %s service has no read-only check: production could not check it", s)
+	}
+	for _, n := range []string{"wiki.main-page", "www.front-page", "lists.index", "lists.roles", "files.login-required", "dav.login-required"} {
+		c, ok := Default.Lookup(n)
+		require.True(t, ok, n)
+		assert.True(t, c.ReadOnly() && !c.Disruptive, n)
+		svc, _, _ := strings.Cut(n, ".")
+		assert.Contains(t, c.Services, svc, n)
+		if n != "lists.roles" { // port 25, not nginx
+			assert.Contains(t, c.Services, "tls", "%s goes through nginx", n)
+		}
+	}
 }

@@ -19,7 +19,8 @@ func init() {
 	Default.Register(Check{Name: "lists.schema", Summary: "the data volume's schema stamp of the lists is this image's Mailman and Django packages",
 		Services: []string{"lists"}, Run: func(ctx context.Context, m Machine) error { return checkStamp(ctx, m, "lists") }})
 	Default.Register(Check{Name: "www.schema", Summary: "the schema stamp of www is this image's WordPress database version; on a newer stamp www stays down (503) and the health report says why",
-		Services: []string{"www", "tls"}, Disruptive: true, Timeout: 3 * time.Minute, Run: checkWWWSchema})
+		Services: []string{"www", "tls"}, Disruptive: true, Timeout: 3 * time.Minute, Run: checkWWWSchema,
+		Writes: "a newer schema stamp for www for a moment: the site answers 503 until the stamp is put back"})
 }
 
 // stampWant is the guest's command printing what each service's stamp

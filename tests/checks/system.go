@@ -23,7 +23,8 @@ func init() {
 	Default.Register(Check{Name: "no-secrets", Summary: "the image file holds no private key, host key, machine-id or password hash",
 		Timeout: 5 * time.Minute, Run: checkNoSecrets})
 	Default.Register(Check{Name: "persistence", Summary: "the data volume's files and every service's data (pages, posts, lists, files, events, host and DNSSEC keys) survive a swap to another image (--swap-image), which is a reboot too, or a reboot without one",
-		Disruptive: true, Timeout: 25 * time.Minute, Run: checkPersistence})
+		Disruptive: true, Timeout: 25 * time.Minute, Run: checkPersistence,
+		Writes: "a file on the data volume and, in each service, a page, a post, a list, a member with a file and an event, removed at the end"})
 	Default.Register(Check{Name: "shutdown", Summary: "ACPI shutdown completes within two minutes",
 		Disruptive: true, Timeout: 3 * time.Minute, Run: checkShutdown})
 }

@@ -20,9 +20,11 @@ import (
 // and upload.
 func init() {
 	Default.Register(Check{Name: "wiki.edit", Summary: "Admin logs in to the API and makes a page that a visitor then reads",
-		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiEdit})
+		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiEdit,
+		Writes: "a wiki page, which visitors can read until it is deleted at the end; its creation and deletion stay in Recent changes and the deletion log"})
 	Default.Register(Check{Name: "wiki.upload", Summary: "Admin uploads a PNG through the API; a visitor downloads the same bytes",
-		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiUpload})
+		Timeout: 3 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiUpload,
+		Writes: "an uploaded image and its file page, deleted at the end; the upload and the deletion stay in Recent changes and the logs"})
 	Default.Register(Check{Name: "wiki.anonymous-edit-refused", Summary: "a visitor may neither edit, create pages, upload nor make an account",
 		Timeout: 2 * time.Minute, Services: []string{"wiki", "tls"}, Run: checkWikiAnonymousEdit})
 }

@@ -17,9 +17,11 @@ import (
 // written through the REST API with the admin's application password.
 func init() {
 	Default.Register(Check{Name: "www.post", Summary: "a post published through the REST API shows on the front page, at www.D and at D",
-		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWPost})
+		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWPost,
+		Writes: "a published post, on the front page and in the feeds until it is deleted for good at the end"})
 	Default.Register(Check{Name: "www.no-author-email", Summary: "visitors see no e-mail address (nor Gravatar hash) in the REST API's users and posts",
-		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWNoAuthorEmail})
+		Timeout: 3 * time.Minute, Services: []string{"www", "tls"}, Run: checkWWWNoAuthorEmail,
+		Writes: "a published post (so that there is one to look at), deleted for good at the end"})
 }
 
 // wordpress is the site's host names and the admin's REST credentials.
@@ -118,9 +120,14 @@ func (w *wordpress) publish(title, content string) (wpPost, func(), error) {
 
 // visit GETs a page as a visitor (a fresh client) and returns its body and
 // the address it ended at after redirects.
-func (w *wordpress) visit(u string) ([]byte, string, error) {
-	c := WebClient(w.m)
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, u, nil)
+func (w *wordpress) visit(u string) ([]byte, string, error) { return visit(w.ctx, w.m, u) }
+
+// visit GETs a page as a visitor (a fresh client, following redirects)
+// and returns its body and the address it ended at; any status but 200
+// is an error.
+func visit(ctx context.Context, m Machine, u string) ([]byte, string, error) {
+	c := WebClient(m)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, "", err
 	}
