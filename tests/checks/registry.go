@@ -40,6 +40,10 @@ type Check struct {
 	// sees or keeps, so the deployer may run it against production.
 	// Declared here, never guessed from the name.
 	Writes string
+	// Before, when set, runs once before any selected check, and Run
+	// runs after the read-only checks and before those that write:
+	// no-trace notes what the public sees in Before and compares in Run.
+	Before func(ctx context.Context, m Machine) error
 	Run    func(ctx context.Context, m Machine) error
 }
 
@@ -107,8 +111,9 @@ func (r *Registry) Names() []string {
 // Select returns the checks matching any of the globs (all checks when
 // none is given), in the order they run: the read-only ones, sorted by
 // name, so that they see the machine before any check wrote to it; then
-// those that write, sorted by name; then the disruptive ones in
-// registration order. A glob matching nothing is an error naming the checks there are.
+// the checks with a Before (which watch the read-only ones); then those
+// that write, sorted by name; then the disruptive ones in registration
+// order. A glob matching nothing is an error naming the checks there are.
 func (r *Registry) Select(globs []string) ([]Check, error) {
 	if len(globs) == 0 {
 		globs = []string{"*"}
@@ -129,7 +134,7 @@ func (r *Registry) Select(globs []string) ([]Check, error) {
 			return nil, fmt.Errorf("no check is named %q; the checks are: %s", g, strings.Join(r.Names(), ", "))
 		}
 	}
-	var readOnly, writing, disruptive []Check
+	var readOnly, watching, writing, disruptive []Check
 	for _, name := range r.order {
 		if !chosen[name] {
 			continue
@@ -137,14 +142,16 @@ func (r *Registry) Select(globs []string) ([]Check, error) {
 		switch c := r.checks[name]; {
 		case c.Disruptive:
 			disruptive = append(disruptive, c)
+		case c.Before != nil:
+			watching = append(watching, c)
 		case c.ReadOnly():
 			readOnly = append(readOnly, c)
 		default:
 			writing = append(writing, c)
 		}
 	}
-	for _, cs := range [][]Check{readOnly, writing} {
+	for _, cs := range [][]Check{readOnly, watching, writing} {
 		sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	}
-	return slices.Concat(readOnly, writing, disruptive), nil
+	return slices.Concat(readOnly, watching, writing, disruptive), nil
 }

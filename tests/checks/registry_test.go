@@ -52,15 +52,17 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// Read-only checks see the machine before any check wrote to it.
+// Read-only checks see the machine before any check wrote to it, and a
+// check with a Before (no-trace) runs between them and the writing ones.
 func TestSelectRunsReadOnlyChecksFirst(t *testing.T) {
 	r := testRegistry()
 	r.Register(Check{Name: "www.post", Writes: "a post", Run: noop})
 	r.Register(Check{Name: "a-writer", Writes: "a file", Run: noop})
+	r.Register(Check{Name: "no-trace", Before: noop, Run: noop})
 	r.Register(Check{Name: "www.front-page", Run: noop})
 	got, err := r.Select(nil)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"boot", "wiki.edit", "wiki.upload", "www.front-page", "a-writer", "www.post", "shutdown", "persistence"}, names(got))
+	assert.Equal(t, []string{"boot", "wiki.edit", "wiki.upload", "www.front-page", "no-trace", "a-writer", "www.post", "shutdown", "persistence"}, names(got))
 }
 
 func TestSelectUnknownNamesTheChecks(t *testing.T) {

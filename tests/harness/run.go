@@ -162,6 +162,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(run.services) > 0 && !o.NoHealthWait {
 		r.ServicesHealthyAfter, r.Health = run.waitHealthy(ctx)
 	}
+	run.before(ctx, selected)
 	journalSaved := false
 	for _, c := range selected {
 		if c.Disruptive && !journalSaved {
@@ -211,6 +212,26 @@ func skipped(c checks.Check, services []string) (Result, bool) {
 	}
 	note := "the image has no " + strings.Join(missing, " or ") + " service"
 	return Result{Check: c.Name, OK: true, Skipped: true, Notes: []string{note}}, true
+}
+
+// before runs the Before of the selected checks that have one, before
+// any check runs (no-trace notes what the public sees); a failure is the
+// check's to report when it runs, and shows in the progress meanwhile.
+func (r *run) before(ctx context.Context, selected []checks.Check) {
+	for _, c := range selected {
+		if _, skip := skipped(c, r.services); skip || c.Before == nil {
+			continue
+		}
+		timeout := c.Timeout
+		if timeout == 0 {
+			timeout = time.Minute
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		if err := c.Before(cctx, r.guest); err != nil {
+			r.say("check %s: before the checks: %v", c.Name, err)
+		}
+		cancel()
+	}
 }
 
 // check runs one check with its own deadline.
