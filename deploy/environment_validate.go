@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ostal/ostal/images"
+	"github.com/ostal/ostal/tests/checks"
 )
 
 var (
@@ -220,6 +221,7 @@ func validateHealth(p *images.FieldErrors, e *Environment) {
 			p.Add(fmt.Sprintf("health.checks[%d]", i), `name a check or a glob of checks, e.g. "ssh" or "tls.*"`, "%q is not a check glob", c)
 		}
 	}
+	validateHealthChecks(p.Add, checks.Default, h.Checks)
 	validateFile(p, e, "health.ssh_key", h.SSHKey, "give the deployer's private key file, e.g. ~/.ssh/ostal_deploy (ssh-keygen -t ed25519 -N '' -f ~/.ssh/ostal_deploy)", func(data []byte) error {
 		_, err := ssh.ParsePrivateKey(data)
 		var pass *ssh.PassphraseMissingError

@@ -9,12 +9,10 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/ostal/ostal/provision"
 	"github.com/ostal/ostal/tests/checks"
 )
 
@@ -59,33 +57,18 @@ func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) erro
 	if err := checks.WaitHealthy(ctx, g); err != nil {
 		return fmt.Errorf("within %s: %w", timeout, err)
 	}
-	sel, err := checks.Default.Select(d.Env.Health.Checks)
+	// Production gets the read-only checks of the image's services only.
+	plan, err := planHealthChecks(checks.Default, d.Env.Health.Checks, rel.Services)
 	if err != nil {
 		return fmt.Errorf("%s: health.checks: %w", d.Env.Path, err)
 	}
-	var failed []error
-	ran := 0
-	for _, c := range sel {
-		// A check of a service the image lacks has nothing to check.
-		if svc, _, _ := strings.Cut(c.Name, "."); c.Disruptive || provision.Services[svc].Name != "" && !slices.Contains(rel.Services, svc) {
-			continue
-		}
-		t := c.Timeout
-		if t == 0 {
-			t = time.Minute
-		}
-		ran++
-		cctx, ccancel := context.WithTimeout(ctx, t)
-		err := c.Run(cctx, g)
-		ccancel()
-		if err != nil {
-			failed = append(failed, fmt.Errorf("check %s: %w", c.Name, err))
-		}
+	for _, line := range plan.skipped() {
+		d.say("%s", line)
 	}
-	if len(failed) > 0 {
-		return errors.Join(failed...)
+	if err := plan.run(ctx, g); err != nil {
+		return err
 	}
-	d.say("healthy after %.0f s (%d named checks passed)", time.Since(start).Seconds(), ran)
+	d.say("healthy after %.0f s (%d named checks passed)", time.Since(start).Seconds(), len(plan.Run))
 	if g.learntKey != "" {
 		return d.record(ctx, st, func(s *State) { s.GuestKey = g.learntKey })
 	}
