@@ -10,9 +10,10 @@ LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.c
 # tool comes locked from Debian, see builders/builder.go); the boot tests
 # need QEMU with both firmwares, a local ACME CA (pebble) for the
 # services' certificates, Chromium for the sites' screenshots, and sshd for
-# the deployer's qemu+ssh:// tests.
+# the deployer's qemu+ssh:// tests; the unit tests run the guest's
+# firewall scripts with nft in a network namespace of their own.
 BUILD_PACKAGES := mmdebstrap apt-utils debian-archive-keyring ca-certificates
-TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium openssh-server
+TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system libvirt-clients e2fsprogs pebble chromium openssh-server nftables
 
 .PHONY: update image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
 
@@ -38,7 +39,7 @@ TEST_TARGETS := lint unit integration boottest deploytest imagetest
 test:
 	@MAKE='$(MAKE)' ./.ci/timed $(TEST_TARGETS)
 
-unit:
+unit: test-packages
 	$(GO) test -count=1 ./images/... ./builders/... ./internal/... ./cmd/... ./provision/... ./deploy/... ./tests/checks/ ./tests/harness/ ./tests/bench/
 
 integration: test-packages

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -35,6 +36,20 @@ type Record struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
 	TTL   int    `json:"ttl"`
+}
+
+// PublicTCPPorts are where the public writes (mail, the web): the
+// firewall keeps them shut on a swap's candidate until the deployer
+// commits it, and the deployer's checks reach them through SSH meanwhile.
+var PublicTCPPorts = []int{25, 80, 443}
+
+// PublicPorts lists PublicTCPPorts for nftables: "25, 80, 443".
+func (Site) PublicPorts() string {
+	s := make([]string, len(PublicTCPPorts))
+	for i, p := range PublicTCPPorts {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
 }
 
 // Has tells whether the site runs a service; templates use it.

@@ -49,7 +49,7 @@ var Services = map[string]Service{
 		Masked: []string{"sshd-keygen.service"}},
 	"firewall": {Summary: "nftables: only SSH, SMTP, DNS and web reach the machine",
 		Packages: []string{"nftables"},
-		Units:    []string{"nftables.service"}},
+		Units:    []string{"nftables.service", "ostal-public-ports.service"}},
 	"tls": {Summary: "nginx in front of every site, HTTPS only, certificates from ACME",
 		Packages: []string{"nginx", "lego"},
 		Units:    []string{"nginx.service", "ostal-tls-init.service", "ostal-acme.timer"}},
