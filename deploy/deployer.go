@@ -54,7 +54,10 @@ type Deployer struct {
 	// health waits until the guest running rel is healthy, within the
 	// environment's health timeout: waitHealthy, through SSH.
 	health func(ctx context.Context, st *State, rel Release) error
-	clock  clock
+	// openPublic opens the public ports of the running candidate of
+	// swap (provision/firewall's public-ports), through SSH.
+	openPublic func(ctx context.Context, st *State, rel Release, swap string) error
+	clock      clock
 	// alive tells whether a process of this machine still runs.
 	alive func(pid int) bool
 	// beatEvery is how often a swap renews its lock.
@@ -104,6 +107,7 @@ func newDeployer(env *Environment, host Host, o Options) *Deployer {
 	d := &Deployer{Env: env, opts: o, clock: realClock{}, alive: processAlive, beatEvery: beatEvery}
 	d.host = revertNoting{Host: host, reverted: &d.reverted}
 	d.health = d.waitHealthy
+	d.openPublic = d.openPublicPorts
 	d.token = newSwapID(d.clock.Now())
 	return d
 }

@@ -50,6 +50,7 @@ type fakeHost struct {
 
 type fakeDomain struct {
 	def       string // the definition's XML, without metadata
+	live      string // the definition it was started with
 	meta      string // ostal's metadata element
 	running   bool
 	snapshots []*fakeSnapshot
@@ -173,7 +174,7 @@ func (h *fakeHost) Start(_ context.Context, name string) error {
 		h.mu.Unlock()
 		return err
 	}
-	d.running = true
+	d.running, d.live = true, d.def
 	digest := h.imageOf(d)
 	h.mu.Unlock()
 	if h.onStart != nil {

@@ -26,6 +26,10 @@ func (d *Deployer) commit(ctx context.Context, st *State) (*Swap, error) {
 		return nil, err
 	}
 	j := st.Journal
+	if err := d.openToPublic(ctx, st); err != nil {
+		return nil, fmt.Errorf("swap %s: %s is healthy, but could not be committed: %w; it serves SSH and DNS only, "+
+			"and the next `ostal deploy` command (status shows the swap) finishes the commit", j.ID, d.Env.Domain, err)
+	}
 	sw := d.historyLine(j, ResultOK, "")
 	err := d.record(ctx, st, func(s *State) {
 		to := j.To
@@ -73,7 +77,7 @@ func (d *Deployer) rollback(ctx context.Context, st *State, reason error) (*Swap
 		}
 	}
 	d.stopHook(StepRollbackData)
-	if err := d.define(ctx, st, *j.From); err != nil {
+	if err := d.define(ctx, st, *j.From, ""); err != nil {
 		return nil, fmt.Errorf("roll back: %w", err)
 	}
 	d.say("starting %s again; do not interrupt: a rollback finishes what it starts", describe(j.From))

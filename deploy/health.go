@@ -28,7 +28,14 @@ func (d *Deployer) waitHealthy(ctx context.Context, st *State, rel Release) erro
 	if err != nil {
 		return err
 	}
-	defer g.session.Close()
+	defer g.close()
+	if g.candidate = servesAsCandidate(st); g.candidate {
+		if slices.Contains(rel.Services, "firewall") {
+			d.say("until the swap is committed, %s answers the public on SSH and DNS only; the checks reach the rest through SSH", d.Env.Domain)
+		} else {
+			d.say("the image has no firewall service: the public reaches it before the swap is committed, and a rollback would drop what it wrote")
+		}
+	}
 	d.say("waiting up to %s for %s to be healthy", timeout, d.Env.Domain)
 	var lastErr error
 	for {
@@ -92,6 +99,7 @@ func (d *Deployer) newGuest(st *State, rel Release) (*guest, error) {
 		g.roots.AppendCertsFromPEM(b)
 	}
 	g.session.Dial = g.login
+	g.tunnels.g = g
 	known := st.GuestKey
 	// Only the ssh service keeps host keys on the data volume; an image
 	// without it makes new ones at every boot, and has nothing to pin.

@@ -31,6 +31,12 @@ type guest struct {
 	// learntKey is the host key seen on a first deployment, to pin.
 	learntKey string
 
+	// candidate: the guest is a swap's candidate, whose firewall shuts
+	// the public ports until the commit; the checks reach them through
+	// tunnels.
+	candidate bool
+	tunnels   tunnels
+
 	session checks.Session
 	mu      sync.Mutex
 	notes   []string
@@ -54,8 +60,12 @@ func (g *guest) Note(format string, args ...any) {
 }
 
 // Addr is where the deployer reaches a guest port: a forward on the
-// deployer's host in user mode, the guest's own address on a bridge.
+// deployer's host in user mode, the guest's own address on a bridge; a
+// candidate's public ports through the SSH session.
 func (g *guest) Addr(port int) (string, error) {
+	if g.candidate && isPublic(port) {
+		return g.tunnels.addr(port)
+	}
 	if g.env.Network.Mode == "user" {
 		host, ok := g.env.Network.Forwards[port]
 		if !ok {
@@ -85,6 +95,12 @@ func (g *guest) DialGuest(ctx context.Context, addr string) (net.Conn, error) {
 
 func (g *guest) Run(ctx context.Context, command string) (string, error) {
 	return g.session.Run(ctx, command)
+}
+
+// close ends the tunnels and the session.
+func (g *guest) close() {
+	g.tunnels.close()
+	g.session.Close()
 }
 
 // login opens the admin session, the guest's host key checked by hostKey.

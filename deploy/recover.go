@@ -48,7 +48,14 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 	stopBeat := d.heartbeat(ctx, st)
 	defer stopBeat()
 	interrupted := fmt.Errorf("swap %s was interrupted at step %s", j.ID, j.Step)
-	stale := d.since(lastSign) > d.Env.Health.TimeoutDuration()
+	// The new image may have served since it booted, however recently its
+	// deployer showed a sign of life: a deployer that died late in a long
+	// health wait leaves an image that ran all along.
+	serving := lastSign
+	if !j.Booted.IsZero() {
+		serving = j.Booted
+	}
+	stale := d.since(serving) > d.Env.Health.TimeoutDuration()
 	var sw *Swap
 	var err error
 	switch {
@@ -57,7 +64,7 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 	case j.Step == StepCommit:
 		sw, err = d.commit(ctx, st)
 	case stale && (j.Step == StepStart || j.Step == StepHealth || j.Step == StepRollback && !j.Reverted):
-		sw, err = d.finishStale(ctx, st, lastSign)
+		sw, err = d.finishStale(ctx, st, serving)
 	case j.Step == StepRollback:
 		sw, err = d.rollback(ctx, st, errors.New(j.Rollback))
 	default:
@@ -73,7 +80,7 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 
 // finishStale ends a swap whose new image may have served members since
 // its deployer died: what it wrote is kept either way.
-func (d *Deployer) finishStale(ctx context.Context, st *State, lastSign time.Time) (*Swap, error) {
+func (d *Deployer) finishStale(ctx context.Context, st *State, serving time.Time) (*Swap, error) {
 	j := st.Journal
 	if j.Step != StepRollback {
 		if err := d.start(ctx); err != nil {
@@ -83,8 +90,8 @@ func (d *Deployer) finishStale(ctx context.Context, st *State, lastSign time.Tim
 			return d.commit(ctx, st)
 		}
 	}
-	reason := fmt.Sprintf("swap %s was interrupted %s ago with the new image possibly serving since; not healthy now, "+
-		"so the previous image comes back, and the data written since is kept", j.ID, d.since(lastSign).Round(time.Minute))
+	reason := fmt.Sprintf("swap %s was interrupted with the new image possibly serving for %s; not healthy now, "+
+		"so the previous image comes back, and the data written since is kept", j.ID, d.since(serving).Round(time.Minute))
 	if err := d.record(ctx, st, func(s *State) { s.Journal.KeepData, s.Journal.Rollback = true, reason }); err != nil {
 		return nil, err
 	}

@@ -64,11 +64,14 @@ type Lock struct {
 
 // Journal is a swap in progress: Step is the last step begun.
 type Journal struct {
-	ID       string    `xml:"id,attr" json:"id"`
-	Who      string    `xml:"who,attr" json:"who"` // who asked for the swap`
-	Step     Step      `xml:"step,attr" json:"step"`
-	Started  time.Time `xml:"started,attr" json:"started"`
-	Stopped  time.Time `xml:"stopped,attr,omitempty" json:"stopped,omitempty"` // when the guest went down
+	ID      string    `xml:"id,attr" json:"id"`
+	Who     string    `xml:"who,attr" json:"who"` // who asked for the swap`
+	Step    Step      `xml:"step,attr" json:"step"`
+	Started time.Time `xml:"started,attr" json:"started"`
+	Stopped time.Time `xml:"stopped,attr,omitempty" json:"stopped,omitempty"` // when the guest went down
+	// Booted is when the new image was first started: what it may have
+	// written since is the swap's age, whatever the heartbeat says.
+	Booted   time.Time `xml:"booted,attr,omitempty" json:"booted,omitempty"`
 	Snapshot string    `xml:"snapshot,attr,omitempty" json:"snapshot,omitempty"`
 	From     *Release  `xml:"from,omitempty" json:"from,omitempty"`
 	To       Release   `xml:"to" json:"to"`

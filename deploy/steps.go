@@ -66,8 +66,10 @@ func (d *Deployer) snapshot(ctx context.Context, st *State) error {
 }
 
 // define points the domain at a release's overlay with the environment's
-// data volumes, carrying the record along.
-func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
+// data volumes, carrying the record along. With candidate (a swap's ID)
+// the guest boots as that swap's candidate: shut to the public until
+// the commit.
+func (d *Deployer) define(ctx context.Context, st *State, rel Release, candidate string) error {
 	var dk disks
 	var err error
 	if dk.Overlay, err = d.host.VolumePath(ctx, rel.Overlay); err != nil {
@@ -93,6 +95,9 @@ func (d *Deployer) define(ctx context.Context, st *State, rel Release) error {
 	creds, err := guestCredentials(d.Env, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 	if err != nil {
 		return err
+	}
+	if candidate != "" {
+		creds[candidateCredential] = candidate
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -148,7 +153,7 @@ func (d *Deployer) firstDeploy(ctx context.Context, to Release) (*Swap, error) {
 	// deployment interrupted anywhere is finished like any swap.
 	now := d.clock.Now().UTC()
 	st := &State{Lock: d.newLock(), Journal: &Journal{ID: newSwapID(now), Who: d.who, Step: StepDefine, Started: now, Stopped: now, To: to}}
-	if err := d.define(ctx, st, to); err != nil {
+	if err := d.define(ctx, st, to, ""); err != nil {
 		return nil, err
 	}
 	stopBeat := d.heartbeat(ctx, st)

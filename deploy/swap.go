@@ -146,7 +146,7 @@ func (d *Deployer) resume(ctx context.Context, st *State, from Step) (*Swap, err
 			})
 		}},
 		{StepRestoreData, func() error { return d.restoreData(ctx, st) }},
-		{StepDefine, func() error { return d.define(ctx, st, j.To) }},
+		{StepDefine, func() error { return d.define(ctx, st, j.To, candidateOf(j)) }},
 		{StepStart, func() error { return d.start(ctx) }},
 		{StepHealth, func() error { return d.health(ctx, st, j.To) }},
 	}
@@ -218,6 +218,9 @@ func (d *Deployer) begin(ctx context.Context, st *State, step Step) error {
 		s.Journal.Step = step
 		if step == StepStop && s.Journal.Stopped.IsZero() {
 			s.Journal.Stopped = d.clock.Now().UTC()
+		}
+		if step == StepStart && s.Journal.Booted.IsZero() {
+			s.Journal.Booted = d.clock.Now().UTC()
 		}
 		if step == StepSnapshot && s.Journal.Snapshot == "" {
 			s.Journal.Snapshot = "ostal-" + s.Journal.ID

@@ -95,6 +95,29 @@ func TestSwapBranches(t *testing.T) {
 				snaps, _ := w.host.Snapshots(context.Background(), w.env.Domain)
 				assert.Equal(t, []string{"ostal-" + sw.ID}, snaps, "only the newest snapshot is kept")
 			}},
+		{name: "the new image is shut to the public until the commit, which opens it and leaves a definition that serves",
+			wantImage: "B", wantData: "members-v1", wantResults: ok2,
+			more: func(t *testing.T, w *world, sw *Swap, _ error) {
+				assert.Equal(t, []string{"A", "B as " + sw.ID}, w.booted, "a first deployment serves at once; a swap's new image starts as its candidate")
+				assert.Equal(t, []string{sw.ID}, w.opened)
+				assert.Empty(t, w.candidate(false), "after the commit, a start by libvirt serves")
+			}},
+		{name: "the commit cannot open the ports: an error, and the next command commits",
+			act: func(w *world) (*Swap, error) {
+				w.openFails = errBoom
+				_, err, _ := w.swap(otherOperator, "B", "")
+				require.ErrorContains(w.t, err, "is healthy, but could not be committed: open the public ports of ostal-test: boom")
+				require.Equal(w.t, StepCommit, w.state().Journal.Step)
+				require.NotEmpty(w.t, w.candidate(false), "not committed: still the candidate")
+				sw, err, _ := w.swap(otherOperator, "B", "")
+				return sw, err
+			},
+			wantImage: "B", wantData: "members-v1", wantResults: ok2,
+			more: func(t *testing.T, w *world, _ *Swap, _ error) {
+				assert.Len(t, w.opened, 1)
+				assert.Equal(t, 2, len(w.booted), "no second health wait")
+				assert.Empty(t, w.candidate(false))
+			}},
 		{name: "a guest that ignores ACPI is cut off", arrange: func(w *world) { w.host.stubborn = true },
 			wantImage: "B", wantData: "members-v1", wantResults: ok2,
 			more: func(t *testing.T, w *world, _ *Swap, _ error) {
@@ -112,6 +135,9 @@ func TestSwapBranches(t *testing.T) {
 				st := w.state()
 				assert.Nil(t, st.Journal)
 				assert.Equal(t, w.img["A"].Digest, st.Current.Digest, "the record still names A")
+				assert.Equal(t, []string{"A", "B as " + sw.ID, "A"}, w.booted, "the previous image serves again at once")
+				assert.Empty(t, w.opened, "the candidate never served the public")
+				assert.Empty(t, w.candidate(false))
 			}},
 		{name: "health fails and the previous image is not healthy either",
 			arrange: then(unhealthy("B"), unhealthy("A")),
@@ -218,6 +244,22 @@ func TestSwapBranches(t *testing.T) {
 			}, later(10*time.Minute)),
 			wantErr:   []string{"nothing more was done"},
 			wantImage: "A", wantData: "written by B", wantResults: rolledBack, wantDetail: "the data written since is kept"},
+		{name: "killed late in a long health wait, its heartbeat fresh, unhealthy now: aged from its boot, today's data kept",
+			arrange: then(unhealthy("B"), writes("B", "written by B"), func(w *world) {
+				w.onHealth = func(n string) {
+					if n == "B" {
+						w.onHealth = nil
+						w.clock.advance(6 * time.Minute) // past the 5 minutes' timeout
+						panic(killed{})
+					}
+				}
+			}, killedInHealth, func(w *world) {
+				// Its last beat came just before it died.
+				w.edit(func(s *State) { s.Lock.Beat = w.clock.Now().UTC() })
+			}),
+			wantErr:   []string{"nothing more was done"},
+			wantImage: "A", wantData: "written by B", wantResults: rolledBack, wantDetail: "possibly serving for 7m0s",
+			more: func(t *testing.T, w *world, _ *Swap, _ error) { assert.Zero(t, w.host.calls["RevertSnapshot"]) }},
 		{name: "killed in the health wait of an unhealthy image: rolled back, that image not retried",
 			arrange:   then(unhealthy("B"), writes("B", "scribbled by B"), dieInHealth("B", ""), killedInHealth),
 			wantErr:   []string{"was finished: rolled back", "nothing more was done: run the swap again to retry"},

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ostal/ostal/builders"
+	"github.com/ostal/ostal/internal/virt"
 )
 
 // fakeClock is the deployers' time in the tests: it moves only when told,
@@ -75,9 +77,16 @@ type world struct {
 	// onHealth runs in each health wait, with the image's name.
 	onHealth    func(name string)
 	healthCalls int
-	dead        map[int]bool
-	nextPID     int
-	out         bytes.Buffer
+	// booted lists the image (by name) of each health wait and the swap
+	// whose candidate the guest was started as: "B as ostal-…" or "A".
+	booted []string
+	// opened lists the swaps whose ports openPublic opened; openFails
+	// fails its next call.
+	opened    []string
+	openFails error
+	dead      map[int]bool
+	nextPID   int
+	out       bytes.Buffer
 }
 
 // killed is what a deployer stopped by a test "dies" with.
@@ -157,12 +166,46 @@ func (w *world) deployer(who, machine string, stopAfter Step) *Deployer {
 		if running, running2 := w.running(), w.imageName(); !running || running2 != name {
 			return fmt.Errorf("health of %s asked while the guest runs %q (running %v)", name, running2, running)
 		}
-		if w.onHealth != nil {
-			w.onHealth(name)
+		if c := w.candidate(true); c != "" {
+			name += " as " + c
 		}
-		return w.unhealthy[name]
+		w.booted = append(w.booted, name)
+		if w.onHealth != nil {
+			w.onHealth(w.name(rel.Digest))
+		}
+		return w.unhealthy[w.name(rel.Digest)]
+	}
+	d.openPublic = func(_ context.Context, _ *State, _ Release, swap string) error {
+		if err := w.openFails; err != nil {
+			w.openFails = nil
+			return err
+		}
+		w.opened = append(w.opened, swap)
+		return nil
 	}
 	return d
+}
+
+// candidate is the swap whose candidate the domain's definition (or,
+// live, the one its guest was started with) makes it: "" for none.
+func (w *world) candidate(live bool) string {
+	w.host.mu.Lock()
+	defer w.host.mu.Unlock()
+	d := w.host.domains[w.env.Domain]
+	def := d.def
+	if live {
+		def = d.live
+	}
+	var dom virt.Domain
+	require.NoError(w.t, xml.Unmarshal([]byte(def), &dom))
+	if dom.SysInfo != nil {
+		for _, e := range dom.SysInfo.Entries {
+			if e.Name == "opt/io.systemd.credentials/"+candidateCredential {
+				return e.Value
+			}
+		}
+	}
+	return ""
 }
 
 // run runs one command of d; a deployer stopped by the test hook (or by
