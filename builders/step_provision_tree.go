@@ -65,6 +65,9 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 	if err := writeSystemFiles(root, spec); err != nil {
 		return halt(state, err)
 	}
+	if err := s.makeUsers(ctx, state, root); err != nil {
+		return halt(state, err)
+	}
 	units, masked := spec.AllUnits(), spec.AllMasked()
 	for i, u := range units {
 		if unitExists(root, u) {
@@ -96,6 +99,31 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 	say(state, "%d files, %d service files (%s), %d units enabled, %d masked",
 		len(spec.Files), installed, strings.Join(spec.Services, " "), len(units), len(masked))
 	return multistep.ActionContinue
+}
+
+// makeUsers makes the system users and groups of the services'
+// sysusers.d files (provision/*/rootfs/usr/lib/sysusers.d/ostal-*.conf)
+// in the image, so that every file and unit finds them from the first
+// boot and they have the same ids in every build of the same tree.
+func (s *stepProvisionTree) makeUsers(ctx context.Context, state multistep.StateBag, root string) error {
+	confs, err := filepath.Glob(filepath.Join(root, "usr/lib/sysusers.d/ostal-*.conf"))
+	if err != nil || len(confs) == 0 {
+		return err
+	}
+	lock, err := keyLock.get(state)
+	if err != nil {
+		return err
+	}
+	args := []string{root, "systemd-sysusers"}
+	for _, c := range confs {
+		args = append(args, "/usr/lib/sysusers.d/"+filepath.Base(c))
+	}
+	// sysusers dates the shadow entries it writes by SOURCE_DATE_EPOCH.
+	cmd := Command{Name: "chroot", Args: args, Env: []string{fmt.Sprintf("SOURCE_DATE_EPOCH=%d", lock.SourceDateEpoch())}}
+	if err := s.Driver.Run(ctx, cmd); err != nil {
+		return fmt.Errorf("make the services' users (systemd-sysusers %s): %w", strings.Join(args[2:], " "), err)
+	}
+	return nil
 }
 
 // Cleanup removes the work directory: the qcow2 and manifest are the
