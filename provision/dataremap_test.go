@@ -36,7 +36,7 @@ func TestDataRemap(t *testing.T) {
 		return before
 	}
 	// Each file as the last image left it, and as this one must have it.
-	files := []struct{ path, before, after string }{
+	files := []remapFile{
 		{"mailman3/", "1001:1001", "1002:1002"},
 		{"mailman3/lists.db", "1001:1001", "1002:1002"},
 		{"postfix/", "0:0", "0:0"},
@@ -57,21 +57,12 @@ func TestDataRemap(t *testing.T) {
 		{"no ids yet: by the folders' owners", "", 0, "", byFolders},
 		{"used since by an image without data-remap", "", 0, current, byFolders},
 	}
-	script := remapScript(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			data := filepath.Join(dir, "data")
 			write := func(path, text string) { writeText(t, path, text) }
-			for _, f := range files {
-				p := filepath.Join(data, f.path)
-				if strings.HasSuffix(f.path, "/") {
-					require.NoError(t, os.MkdirAll(p, 0o755))
-				} else {
-					write(p, f.path)
-				}
-				chown(t, p, f.before)
-			}
+			makeFiles(t, data, files)
 			write(filepath.Join(dir, "passwd"), passwd)
 			write(filepath.Join(dir, "group"), group)
 			write(filepath.Join(dir, "data.d/lists.binds"), "mailman3 /var/lib/mailman3 list:list 0755\npostfix /var/spool/postfix root:root 0755\n")
@@ -96,9 +87,7 @@ func TestDataRemap(t *testing.T) {
 					}
 				}
 			}
-			cmd := exec.Command(script, data)
-			cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
-				"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
+			cmd := remapCommand(t, dir, data)
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			for _, f := range files {
@@ -110,8 +99,7 @@ func TestDataRemap(t *testing.T) {
 			assert.Contains(t, string(ids), "user postfix 1001\n", "this image's ids are recorded")
 
 			// And again: nothing to do, nothing changes.
-			again := exec.Command(script, data)
-			again.Env = cmd.Env
+			again := remapCommand(t, dir, data)
 			out, err = again.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			assert.Empty(t, strings.TrimSpace(string(out)))
@@ -170,10 +158,7 @@ func TestDataRemapStaleRecord(t *testing.T) {
 	chown(t, filepath.Join(data, "mailman3"), "1005:1005")
 	chown(t, filepath.Join(data, "mailman3/lists.db"), "1005:1005")
 	chown(t, filepath.Join(data, "radicale/calendar.ics"), "1001:1001")
-	cmd := exec.Command(remapScript(t), data)
-	cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
-		"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
-	out, err := cmd.CombinedOutput()
+	out, err := remapCommand(t, dir, data).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "are not owned as")
 	assert.Equal(t, "1002:1002", owner(t, filepath.Join(data, "mailman3/lists.db")), "%s", out)
@@ -187,9 +172,138 @@ func remapScript(t *testing.T) string {
 	return p
 }
 
+// remapCommand is data-remap on the volume data, with the passwd, group
+// and data.d (binds and moves) of dir.
+func remapCommand(t *testing.T, dir, data string) *exec.Cmd {
+	cmd := exec.Command(remapScript(t), data)
+	cmd.Env = append(os.Environ(), "OSTAL_PASSWD="+filepath.Join(dir, "passwd"),
+		"OSTAL_GROUP="+filepath.Join(dir, "group"), "OSTAL_BINDS="+filepath.Join(dir, "data.d"))
+	return cmd
+}
+
+// remapFile is a file (a folder if its path ends in /) on the volume, its
+// owner "UID:GID" before data-remap and after.
+type remapFile struct{ path, before, after string }
+
+// makeFiles makes the files on the volume data, as they are before.
+func makeFiles(t *testing.T, data string, files []remapFile) {
+	t.Helper()
+	for _, f := range files {
+		p := filepath.Join(data, f.path)
+		if strings.HasSuffix(f.path, "/") {
+			require.NoError(t, os.MkdirAll(p, 0o755))
+		} else {
+			writeText(t, p, f.path)
+		}
+		chown(t, p, f.before)
+	}
+}
+
 // writeText writes text as path, making its folders.
 func writeText(t *testing.T, path, text string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+}
+
+// A service that gets a user of its own takes its files from the one it
+// shared (data.d/*.moves): on a volume of before, every file of the old
+// user and group in the folder goes to the new ones, the others' stay;
+// the move is recorded and not made again; a folder still to come is
+// moved once it is there (data-setup runs data-remap again after seeding
+// it), and a move cut short is made whole at the next run.
+func TestDataRemapMoves(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to other users")
+	}
+	const passwd = "root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/:/bin/false\nostal-wiki:x:996:996::/:/bin/false\nlist:x:38:38::/:/bin/false\nostal-lists-web:x:995:995::/:/bin/false\n"
+	const group = "root:x:0:\nwww-data:x:33:\nostal-wiki:x:996:\nlist:x:38:\nostal-lists-web:x:995:\nostal-members:x:994:www-data\n"
+	for _, c := range []struct {
+		name string
+		ids  string // the record of the last boot, "" for none
+	}{
+		{"ids recorded", "user root 0\nuser www-data 33\nuser list 38\ngroup root 0\ngroup www-data 33\ngroup list 38\n"},
+		{"no ids yet", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			write := func(path, text string) { writeText(t, path, text) }
+			write(filepath.Join(dir, "passwd"), passwd)
+			write(filepath.Join(dir, "group"), group)
+			write(filepath.Join(dir, "data.d/wiki.binds"), "wiki-images /var/lib/mediawiki/images ostal-wiki:www-data 0750\n")
+			write(filepath.Join(dir, "data.d/base.binds"), "members /var/lib/ostal/members root:ostal-members 0750\n")
+			write(filepath.Join(dir, "data.d/lists.binds"), "mailman3 /var/lib/mailman3 list:list 0755\n")
+			write(filepath.Join(dir, "data.d/wiki.moves"), "# a comment\nwiki-images www-data:www-data ostal-wiki:www-data\n")
+			write(filepath.Join(dir, "data.d/base.moves"), "members root:www-data root:ostal-members\n")
+			write(filepath.Join(dir, "data.d/lists.moves"), "mailman3/web www-data:www-data ostal-lists-web:ostal-lists-web\n")
+			files := []remapFile{
+				{"wiki-images/", "33:33", "996:33"},
+				{"wiki-images/a/", "33:33", "996:33"},
+				{"wiki-images/a/cat.png", "33:33", "996:33"},
+				{"wiki-images/root-made", "0:0", "0:0"},
+				{"members/", "0:33", "0:994"},
+				{"members/htpasswd", "0:0", "0:0"},
+				{"secrets/wiki-db", "0:33", "0:33"}, // its init's to change, not data-remap's
+			}
+			makeFiles(t, data, files)
+			if c.ids != "" {
+				write(filepath.Join(data, ".ostal-ids"), c.ids)
+			}
+			run := func() string {
+				out, err := remapCommand(t, dir, data).CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				return string(out)
+			}
+			out := run()
+			for _, f := range files {
+				assert.Equal(t, f.after, owner(t, filepath.Join(data, f.path)), "%s\n%s", f.path, out)
+			}
+			ids, err := os.ReadFile(filepath.Join(data, ".ostal-ids"))
+			require.NoError(t, err)
+			assert.Contains(t, string(ids), "moved wiki-images www-data:www-data ostal-wiki:www-data\n")
+			assert.NotContains(t, string(ids), "moved mailman3/web", "a folder not there yet is not moved: %s", ids)
+
+			// Done: nothing to say, nothing moves, not even a file
+			// www-data makes there since (the older image's way).
+			chown(t, filepath.Join(data, "wiki-images/a/cat.png"), "33:33")
+			assert.Empty(t, strings.TrimSpace(run()))
+			assert.Equal(t, "33:33", owner(t, filepath.Join(data, "wiki-images/a/cat.png")))
+
+			// The folder comes (seeded from the image), and a move is
+			// cut short: each is made whole at the next run.
+			makeFiles(t, data, []remapFile{{"mailman3/web/", "33:33", ""}, {"mailman3/web/static/", "33:33", ""},
+				{"mailman3/web/mailman3web.db", "33:33", ""}})
+			chown(t, filepath.Join(data, "mailman3"), "38:38")
+			cut := strings.ReplaceAll(string(ids), "moved wiki-images www-data:www-data ostal-wiki:www-data\n", "")
+			write(filepath.Join(data, ".ostal-ids"), cut)
+			out = run()
+			assert.Contains(t, out, "in mailman3/web go to ostal-lists-web:ostal-lists-web")
+			for _, p := range []string{"mailman3/web", "mailman3/web/static", "mailman3/web/mailman3web.db"} {
+				assert.Equal(t, "995:995", owner(t, filepath.Join(data, p)), "%s\n%s", p, out)
+			}
+			assert.Equal(t, "38:38", owner(t, filepath.Join(data, "mailman3")), "outside the moved folder")
+			assert.Equal(t, "996:33", owner(t, filepath.Join(data, "wiki-images/a/cat.png")), "the move made whole: %s", out)
+			assert.Empty(t, strings.TrimSpace(run()))
+		})
+	}
+}
+
+// A move to a user this image lacks is an error that names the file and
+// the user; nothing moves.
+func TestDataRemapMoveToMissingUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to other users")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeText(t, filepath.Join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/:/bin/false\n")
+	writeText(t, filepath.Join(dir, "group"), "root:x:0:\nwww-data:x:33:\n")
+	writeText(t, filepath.Join(dir, "data.d/wiki.moves"), "wiki-images www-data:www-data ostal-wiki:www-data\n")
+	writeText(t, filepath.Join(data, "wiki-images/cat.png"), "")
+	chown(t, filepath.Join(data, "wiki-images/cat.png"), "33:33")
+	out, err := remapCommand(t, dir, data).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "wiki.moves: the files of wiki-images go to user ostal-wiki, who does not exist in this image")
+	assert.Equal(t, "33:33", owner(t, filepath.Join(data, "wiki-images/cat.png")))
 }
