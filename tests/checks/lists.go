@@ -159,7 +159,8 @@ func makeCheckList(ctx context.Context, m Machine) (l checkList, remove func() e
 		}
 		// HyperKitty keeps a deleted list's archive: remove it too.
 		script := fmt.Sprintf("from hyperkitty.models import MailingList; MailingList.objects.filter(name=%q).delete()", l.address())
-		if _, err := m.Run(rctx, "cd /usr/share/mailman3-web && runuser -u www-data -- python3 manage.py shell -c '"+script+"'"); err != nil {
+		// As the web interface's own user (uWSGI's), who owns its database.
+		if _, err := m.Run(rctx, "cd /usr/share/mailman3-web && runuser -u \"$(sed -n 's/^uid *= *//p' /etc/mailman3/uwsgi.ini)\" -- python3 manage.py shell -c '"+script+"'"); err != nil {
 			errs = append(errs, fmt.Errorf("delete the archive of %s: %w", l.address(), err))
 		}
 		return errors.Join(errs...)

@@ -1,7 +1,7 @@
 <?php
 /*
  * ostal: runs WordPress's due scheduled tasks (wp-cron.php) from
- * ostal-www-cron.timer, as www-data: the site sets DISABLE_WP_CRON, so no
+ * ostal-www-cron.timer, as ostal-www: the site sets DISABLE_WP_CRON, so no
  * visit waits for them and the server never calls itself over HTTPS.
  */
 if ( PHP_SAPI !== 'cli' ) {

@@ -1,10 +1,10 @@
 <?php
 /*
  * ostal: sets WordPress's database up from the command line; run by
- * /usr/lib/ostal/www-init as www-data, which gives on standard input two
- * lines: the administrator's password (secret wordpress-admin) and the
- * current application password of the checks (secret wordpress-app, or an
- * empty line).
+ * /usr/lib/ostal/www-init as ostal-www (its PHP-FPM pool's user), which
+ * gives on standard input two lines: the administrator's password (secret
+ * wordpress-admin) and the current application password of the checks
+ * (secret wordpress-app, or an empty line).
  *
  *   php www-setup.php STAMP
  *
