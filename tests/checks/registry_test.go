@@ -162,7 +162,7 @@ func TestScanTree(t *testing.T) {
 func TestDefaultWritersSayWhatTheyWrite(t *testing.T) {
 	writers := []string{"wiki.edit", "wiki.upload", "www.post", "www.no-author-email", "www.schema",
 		"lists.create", "lists.post", "lists.archive-privacy", "lists.postmaster",
-		"files.webdav", "files.anonymous", "dav.calendar", "dav.contacts", "persistence"}
+		"files.webdav", "files.anonymous", "dav.calendar", "dav.contacts", "security.users", "persistence"}
 	for _, n := range writers {
 		c, ok := Default.Lookup(n)
 		require.True(t, ok, n)
