@@ -48,7 +48,8 @@ func TestMain(m *testing.M) { testutil.MainWithImageDir(m, "tests/deploy", &imag
 
 // images are built once per test binary: the deploy image, a rebuild of
 // it with one more file (another digest), and one whose DNS server never
-// starts and whose boot changes the data.
+// starts and whose boot changes the data. Each has the test inbox, a
+// one-line mail server on port 25 (provision/tests/inbox), for the public.
 var images struct {
 	once                  sync.Once
 	good, next, unhealthy string
@@ -57,19 +58,24 @@ var images struct {
 func buildImages(t *testing.T) {
 	t.Helper()
 	images.once.Do(func() {
-		build := func(spec, name string, extra string) string {
+		build := func(spec, name string, files, units string) string {
+			files = "files:\n" +
+				"  - source: tests/inbox\n    dest: /usr/local/lib/ostal-test-inbox\n" +
+				"  - source: tests/inbox.socket\n    dest: /etc/systemd/system/ostal-test-inbox.socket\n" +
+				"  - source: tests/inbox@.service\n    dest: /etc/systemd/system/ostal-test-inbox@.service\n" + files
+			units = "units:\n  - ostal-test-inbox.socket\n" + units
 			edit := func(s string) string {
-				return strings.Replace(s, "name: "+filepath.Base(strings.TrimSuffix(spec, ".yaml")), "name: "+name, 1) + extra
+				return strings.Replace(s, "name: "+filepath.Base(strings.TrimSuffix(spec, ".yaml")), "name: "+name, 1) + files + units
 			}
 			m := testutil.Build(t, testutil.LockedSpec(t, testutil.TestSpec(filepath.Base(strings.TrimSuffix(spec, ".yaml"))), edit), testutil.SharedCache(), imageDir)
 			return filepath.Join(imageDir, m.Name+".qcow2")
 		}
-		images.good = build("deploy.yaml", "deploy", "")
-		images.next = build("deploy.yaml", "deploy-next", "files:\n  - source: tests/variant\n    dest: /etc/ostal-test-variant\n")
-		images.unhealthy = build("deploy.yaml", "deploy-unhealthy", "files:\n"+
+		images.good = build("deploy.yaml", "deploy", "", "")
+		images.next = build("deploy.yaml", "deploy-next", "  - source: tests/variant\n    dest: /etc/ostal-test-variant\n", "")
+		images.unhealthy = build("deploy.yaml", "deploy-unhealthy",
 			"  - source: tests/knot-fails.conf\n    dest: /etc/systemd/system/knot.service.d/ostal-test-fails.conf\n"+
-			"  - source: tests/scribble.service\n    dest: /etc/systemd/system/ostal-test-scribble.service\n"+
-			"units:\n  - ostal-test-scribble.service\n")
+				"  - source: tests/scribble.service\n    dest: /etc/systemd/system/ostal-test-scribble.service\n",
+			"  - ostal-test-scribble.service\n")
 	})
 	if images.unhealthy == "" {
 		t.Fatal("the test images could not be built")
@@ -80,7 +86,9 @@ func buildImages(t *testing.T) {
 type envFile struct {
 	URI, Domain, Key string
 	SSHPort, DNSPort int
-	Timeout          string
+	// SMTPPort is the host's port for the test inbox: the public's way in.
+	SMTPPort int
+	Timeout  string
 }
 
 func (e envFile) write(t *testing.T, dir string) string {
@@ -99,12 +107,13 @@ network:
   mode: user
   forwards:
     22: %d
+    25: %d
     53: %d
 health:
   ssh_key: %s
   timeout: %s
-  checks: ["ssh", "dns.tcp"]
-`, e.URI, pool, poolPath, e.Domain, e.SSHPort, e.DNSPort, e.Key, e.Timeout)
+  checks: ["ssh", "dns.tcp", "firewall.public"]
+`, e.URI, pool, poolPath, e.Domain, e.SSHPort, e.SMTPPort, e.DNSPort, e.Key, e.Timeout)
 	path := filepath.Join(dir, e.Domain+".yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -119,7 +128,7 @@ func newEnv(t *testing.T, name, uri string) envFile {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "deployer")
 	writeKey(t, key)
-	e := envFile{URI: uri, Domain: "ostal-deploy-" + name, Key: key, SSHPort: freePort(t), DNSPort: freePort(t), Timeout: "3m"}
+	e := envFile{URI: uri, Domain: "ostal-deploy-" + name, Key: key, SSHPort: freePort(t), DNSPort: freePort(t), SMTPPort: freePort(t), Timeout: "3m"}
 	removeDomain(t, e.Domain)
 	t.Cleanup(func() { removeDomain(t, e.Domain) })
 	return e

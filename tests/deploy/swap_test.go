@@ -14,9 +14,13 @@ import (
 // Through qemu:///system: a first deployment, a swap to a second build
 // (data kept; two deployers started together, one refused at the lock
 // naming the other), then a swap to an image that boots but never gets
-// healthy and changes the data as it starts: the deployer, stopped right after restoring the data, leaves
-// data volumes identical to what they were when the guest stopped, and
-// the next run finishes the rollback; the old image serves again.
+// healthy and changes the data as it starts: the deployer, stopped right
+// after restoring the data, leaves data volumes identical to what they
+// were when the guest stopped, and the next run finishes the rollback;
+// the old image serves again. Mail from outside (the test inbox on port
+// 25) is taken by each committed image; the unhealthy candidate takes
+// none during its health wait, and after the rollback every mail the
+// public was told was accepted is there.
 func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	buildImages(t)
 	e := newEnv(t, "local", "qemu:///system")
@@ -29,6 +33,7 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 		t.Fatalf("after the first deployment: %+v", s)
 	}
 	mustGuestRun(t, e, "echo kept > /srv/data/marker")
+	mustDeliver(t, e, "mail to the first deployment")
 	hostKey := mustGuestRun(t, e, "cat /srv/data/ssh/ssh_host_ed25519_key.pub")
 
 	// Two deployers started together on the domain: exactly one swaps,
@@ -79,10 +84,19 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	if got := mustGuestRun(t, e, "cat /srv/data/marker; cat /srv/data/ssh/ssh_host_ed25519_key.pub; cat /etc/ostal-test-variant"); !strings.HasPrefix(got, "kept\n"+hostKey) {
 		t.Errorf("after the swap the data volume holds %q", got)
 	}
+	mustDeliver(t, e, "mail to the committed swap")
 
 	// The unhealthy image: the swap stops right after the rollback has
 	// restored the data, before the old image starts again.
+	pub := startPublic(t, e)
 	stoppedAfter(t, bin, "rollback-data", env, images.unhealthy, "--now")
+	pub.end()
+	if pub.whileCandidate == 0 {
+		t.Errorf("the unhealthy candidate was never seen up with its inbox listening: the test did not try the public's way in")
+	}
+	if len(pub.accepted) > 0 {
+		t.Errorf("during the health wait of the candidate, the public delivered %d mails (%q …): a rollback drops them", len(pub.accepted), pub.accepted[0])
+	}
 	s = status(t, env)
 	if s.Swapping == nil || s.Swapping.Step != "rollback" || s.Swapping.Snapshot == "" {
 		t.Fatalf("the journal does not show the rollback in progress: %+v", s.Swapping)
@@ -102,6 +116,13 @@ func TestSwapKeepsDataAndRollsBack(t *testing.T) {
 	if got := mustGuestRun(t, e, "cat /srv/data/marker; ls /srv/data/scribble 2>&1 || true"); !strings.HasPrefix(got, "kept\n") || !strings.Contains(got, "No such file") {
 		t.Errorf("after the rollback the data volume holds %q", got)
 	}
+	inbox := mustGuestRun(t, e, "cat /srv/data/inbox/m.* 2>/dev/null || true")
+	for _, line := range append([]string{"mail to the first deployment", "mail to the committed swap"}, pub.accepted...) {
+		if !strings.Contains(inbox, line+"\n") {
+			t.Errorf("after the rollback the inbox lacks %q, which the public was told was accepted; it holds:\n%s", line, inbox)
+		}
+	}
+	mustDeliver(t, e, "mail after the rollback")
 	h := history(t, env)
 	var results []string
 	for _, sw := range h {
