@@ -97,10 +97,12 @@ for svc in wiki www lists nginx radicale; do
 		as "$user" "$svc:secret:/run/ostal-lists/web-secrets.json (Django's key, Mailman's REST password)" cat /run/ostal-lists/web-secrets.json
 	fi
 	as "$user" "$svc:secret:/run/ostal-lists/mailman-secrets.cfg (Mailman's REST password)" cat /run/ostal-lists/mailman-secrets.cfg
-	if [ "$svc" != nginx ]; then
-		as "$user" "$svc:a-member's-file" cat "$files/ostal-check.txt"
-		as "$user" "$svc:the-members'-password-hashes" cat /var/lib/ostal/members/htpasswd
-	fi
+	[ "$svc" = nginx ] || as "$user" "$svc:a-member's-file" cat "$files/ostal-check.txt"
+	# nginx and Radicale check the members' passwords; nobody else.
+	case $svc in
+	nginx | radicale) may "$user" "$svc:reads-the-members'-password-hashes" cat /var/lib/ostal/members/htpasswd ;;
+	*) as "$user" "$svc:the-members'-password-hashes" cat /var/lib/ostal/members/htpasswd ;;
+	esac
 	if [ "$svc" != radicale ]; then
 		as "$user" "$svc:a-member's-calendar-on-disk" cat "$cal/event.ics"
 		as "$user" "$svc:the-calendars'-folder" ls -A "$cal_root"
