@@ -51,8 +51,11 @@ func (d *Deployer) Recover(ctx context.Context, st *State) (*Swap, error) {
 	// The new image may have served since it booted, however recently its
 	// deployer showed a sign of life: a deployer that died late in a long
 	// health wait leaves an image that ran all along.
+	// A rollback under way counts from the last sign of life: its health
+	// wait failed at Booted plus the timeout, and its disks are still to
+	// be reverted.
 	serving := lastSign
-	if !j.Booted.IsZero() {
+	if !j.Booted.IsZero() && j.Step != StepRollback {
 		serving = j.Booted
 	}
 	stale := d.since(serving) > d.Env.Health.TimeoutDuration()

@@ -260,6 +260,17 @@ func TestSwapBranches(t *testing.T) {
 			wantErr:   []string{"nothing more was done"},
 			wantImage: "A", wantData: "written by B", wantResults: rolledBack, wantDetail: "possibly serving for 7m0s",
 			more: func(t *testing.T, w *world, _ *Swap, _ error) { assert.Zero(t, w.host.calls["RevertSnapshot"]) }},
+		{name: "a rollback cut short right after a health wait of the whole timeout: the disks are still reverted",
+			arrange: then(unhealthy("B"), writes("B", "scribbled by B"), failOnce("Destroy"), func(w *world) {
+				w.onHealth = func(string) { w.onHealth = nil; w.clock.advance(6 * time.Minute) }
+				_, err, _ := w.swap(testOperator, "B", "")
+				require.ErrorContains(t, err, "roll back: boom")
+				// Its heartbeat went on through the wait, and stopped just now.
+				w.edit(func(s *State) { s.Lock.Beat = w.clock.Now().UTC() })
+			}),
+			wantErr:   []string{"nothing more was done"},
+			wantImage: "A", wantData: "members-v1", wantResults: rolledBack,
+			more: func(t *testing.T, w *world, _ *Swap, _ error) { assert.Equal(t, 1, w.host.calls["RevertSnapshot"]) }},
 		{name: "killed in the health wait of an unhealthy image: rolled back, that image not retried",
 			arrange:   then(unhealthy("B"), writes("B", "scribbled by B"), dieInHealth("B", ""), killedInHealth),
 			wantErr:   []string{"was finished: rolled back", "nothing more was done: run the swap again to retry"},
