@@ -47,7 +47,7 @@ boot() {
 	"$dir/public-ports" apply
 }
 `+commands)
-		cmd.Env = append(os.Environ(), "dir="+dir, "OSTAL_DATA="+data, "CREDENTIALS_DIRECTORY="+creds)
+		cmd.Env = append(os.Environ(), "dir="+dir, "OSTAL_DATA="+data, "CREDENTIALS_DIRECTORY="+creds, "OSTAL_FW_CFG="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(out))
 		return string(out)
