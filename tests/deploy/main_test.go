@@ -93,6 +93,10 @@ type envFile struct {
 
 func (e envFile) write(t *testing.T, dir string) string {
 	t.Helper()
+	smtp := ""
+	if e.SMTPPort != 0 {
+		smtp = fmt.Sprintf("\n    25: %d", e.SMTPPort)
+	}
 	text := fmt.Sprintf(`uri: %q
 pool: %s
 pool_path: %s
@@ -107,13 +111,12 @@ network:
   mode: user
   forwards:
     22: %d
-    25: %d
-    53: %d
+    53: %d%s
 health:
   ssh_key: %s
   timeout: %s
   checks: ["ssh", "dns.tcp", "firewall.public"]
-`, e.URI, pool, poolPath, e.Domain, e.SSHPort, e.SMTPPort, e.DNSPort, e.Key, e.Timeout)
+`, e.URI, pool, poolPath, e.Domain, e.SSHPort, e.DNSPort, smtp, e.Key, e.Timeout)
 	path := filepath.Join(dir, e.Domain+".yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
