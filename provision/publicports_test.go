@@ -70,6 +70,10 @@ boot ostal-20261202-1; `+status)
 		out := machine(t, `boot ostal-a; "$dir/public-ports" open ostal-a >/dev/null; boot ostal-b; `+status)
 		assert.Equal(t, []string{"status: shut (candidate of swap ostal-b)"}, grep(out, "status: "))
 	})
+	t.Run("a committed machine that is shut says so", func(t *testing.T) {
+		out := machine(t, `boot ostal-a; "$dir/public-ports" open ostal-a >/dev/null; nft -f "$dir/nftables.conf"; `+status)
+		assert.Equal(t, []string{"status: shut, though swap ostal-a was committed: run public-ports apply"}, grep(out, "status: "))
+	})
 	t.Run("a reload of the rules keeps a candidate shut", func(t *testing.T) {
 		out := machine(t, `boot ostal-a; nft -f "$dir/nftables.conf"; "$dir/public-ports" apply >/dev/null; `+status)
 		assert.Equal(t, []string{"status: shut (candidate of swap ostal-a)"}, grep(out, "status: "))
