@@ -24,9 +24,10 @@ import (
 type tunnels struct {
 	g *guest
 
-	mu    sync.Mutex
-	self  string // the guest's address, as its sshd answers us on it
-	ports map[int]net.Listener
+	mu     sync.Mutex
+	self   string // the guest's address, as its sshd answers us on it
+	ports  map[int]net.Listener
+	closed bool // after close, no tunnel is made that nothing would end
 }
 
 // isPublic tells whether the firewall shuts port on a candidate.
@@ -38,6 +39,9 @@ func (t *tunnels) addr(port int) (string, error) {
 	defer t.mu.Unlock()
 	if ln, ok := t.ports[port]; ok {
 		return ln.Addr().String(), nil
+	}
+	if t.closed {
+		return "", fmt.Errorf("the SSH tunnels to the guest are closed: its health wait is over")
 	}
 	if t.self == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -93,5 +97,5 @@ func (t *tunnels) close() {
 	for _, ln := range t.ports {
 		ln.Close()
 	}
-	t.ports = nil
+	t.ports, t.closed = nil, true
 }
