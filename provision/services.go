@@ -69,7 +69,7 @@ var Services = map[string]Service{
 	"lists": {Summary: "Mailman 3 (Postorius, HyperKitty) and Postfix at listes.DOMAIN, DKIM-signed",
 		Needs:    []string{"tls"},
 		Packages: []string{"postfix", "mailman3-full", "opendkim", "opendkim-tools"},
-		Units:    []string{"postfix.service", "opendkim.service", "mailman3.service", "mailman3-web.service", "ostal-lists-init.service"}},
+		Units:    []string{"postfix.service", "opendkim.service", "mailman3.service", "mailman3-web.service", "ostal-lists-init.service", "ostal-lists-web-init.service"}},
 	"files": {Summary: "WebDAV file storage with an account per member at files.DOMAIN",
 		Needs:    []string{"tls"},
 		Packages: []string{"nginx", "libnginx-mod-http-dav-ext"}},
