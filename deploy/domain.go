@@ -33,9 +33,10 @@ func domainXML(env *Environment, uuid string, dk disks, credentials map[string]s
 				Source: virt.DiskSource{File: dk.Overlay}, Target: virt.DiskTarget{Dev: "vda", Bus: "virtio"}}},
 			Serials: []virt.Serial{{Type: "pty", Target: &virt.SerialTarget{Port: 0},
 				Log: &virt.CharLog{File: "/var/log/libvirt/qemu/" + env.Domain + "-serial.log", Append: "on"}}},
-			Consoles:   []virt.Console{{Type: "pty", Target: &virt.ConsoleTarget{Type: "serial", Port: 0}}},
-			RNG:        &virt.RNG{Model: "virtio", Backend: virt.RNGBackend{Model: "random", Path: "/dev/urandom"}},
-			MemBalloon: &virt.MemBalloon{Model: "none"},
+			Consoles:    []virt.Console{{Type: "pty", Target: &virt.ConsoleTarget{Type: "serial", Port: 0}}},
+			RNG:         &virt.RNG{Model: "virtio", Backend: virt.RNGBackend{Model: "random", Path: "/dev/urandom"}},
+			MemBalloon:  &virt.MemBalloon{Model: "none"},
+			Controllers: []virt.Controller{virt.NoUSB()},
 		},
 	}
 	if state != "" {

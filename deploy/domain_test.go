@@ -111,6 +111,7 @@ func TestDomainXMLBridge(t *testing.T) {
 	assert.Equal(t, "destroy", d.OnCrash)
 	assert.Equal(t, state, d.Metadata.Inner, "the state is included verbatim")
 
+	assert.Contains(t, s, `<controller type="usb" index="0" model="none"></controller>`, "no USB bus: nothing to scan at boot")
 	require.Len(t, d.Disks, 3)
 	for _, want := range []struct{ file, dev, serial string }{
 		{dk.Overlay, "vda", ""},

@@ -65,8 +65,9 @@ func domainXML(s domainSpec) *virt.Domain {
 			Consoles: []virt.Console{{Type: "pty", Target: &virt.ConsoleTarget{Type: "serial", Port: 0}}},
 			Channels: []virt.Channel{{Type: "file", Source: &virt.CharSource{Path: s.ReadyFile},
 				Target: virt.ChannelTarget{Type: "virtio", Name: ReadyChannel}}},
-			RNG:        &virt.RNG{Model: "virtio", Backend: virt.RNGBackend{Model: "random", Path: "/dev/urandom"}},
-			MemBalloon: &virt.MemBalloon{Model: "none"},
+			RNG:         &virt.RNG{Model: "virtio", Backend: virt.RNGBackend{Model: "random", Path: "/dev/urandom"}},
+			MemBalloon:  &virt.MemBalloon{Model: "none"},
+			Controllers: []virt.Controller{virt.NoUSB()},
 		},
 		QEMUArgs: &virt.QEMUArgs{Args: []virt.QEMUArg{
 			{Value: "-netdev"}, {Value: userNetdev(s)},

@@ -33,6 +33,7 @@ func TestDomainXML(t *testing.T) {
 		`<target type="virtio" name="org.ostal.ready"></target>`,
 		`<qemu:arg value="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:80"></qemu:arg>`,
 		`<on_reboot>destroy</on_reboot>`,
+		`<controller type="usb" index="0" model="none"></controller>`,
 	} {
 		assert.Contains(t, x, want)
 	}
