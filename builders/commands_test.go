@@ -69,14 +69,15 @@ func TestHumanBytes(t *testing.T) {
 	}
 }
 
-func TestImageTreeKeyCoversPreseed(t *testing.T) {
-	a := imageTreeKey("0123456789abcdef0123")
-	assert.Equal(t, a, imageTreeKey("0123456789abcdef0123"), "the key is stable")
-	assert.NotEqual(t, a, imageTreeKey("1123456789abcdef0123"), "other packages, another tree")
+func TestImageTreeKeyCoversPreseedAndEpoch(t *testing.T) {
+	a := imageTreeKey("0123456789abcdef0123", 1796256000)
+	assert.Equal(t, a, imageTreeKey("0123456789abcdef0123", 1796256000), "the key is stable")
+	assert.NotEqual(t, a, imageTreeKey("1123456789abcdef0123", 1796256000), "other packages, another tree")
+	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123", 1796169600), "the same packages locked a day earlier, another tree")
 	saved := vmDiskModules
 	t.Cleanup(func() { vmDiskModules = saved })
 	vmDiskModules = append([]string{"floppy"}, saved...)
-	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123"), "another initrd recipe, another tree")
+	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123", 1796256000), "another initrd recipe, another tree")
 }
 
 func TestWritePreseed(t *testing.T) {

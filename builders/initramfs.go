@@ -64,10 +64,13 @@ func writePreseed(dir string) error {
 
 // imageTreeKey names the cached image tree: the locked packages and how
 // they were installed, so that a tree made with other preseed files is
-// never taken for this one.
-func imageTreeKey(lockDigest string) string {
+// never taken for this one. The epoch is part of how: maintainer scripts
+// date what they write by SOURCE_DATE_EPOCH (root's entry in /etc/shadow,
+// the initrd's cpio), and the lock's date moves whenever an archive
+// publishes, even when its packages stay the same.
+func imageTreeKey(lockDigest string, epoch int64) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "packages %s\n", lockDigest)
+	fmt.Fprintf(h, "packages %s\nepoch %d\n", lockDigest, epoch)
 	files := initramfsPreseed()
 	names := make([]string, 0, len(files))
 	for n := range files {
