@@ -338,7 +338,7 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 
 	// The work trees were hard links to the cached tree: what the builds
 	// replaced or removed in theirs is still there in the cache.
-	tree := treeDir(p.cache, images.SetImage, imageTreeKey(p.locked.Digest(images.SetImage), p.locked.SourceDateEpoch()))
+	tree := treeDir(p.cache, images.SetImage, imageTreeKey(p.locked))
 	id, err := os.ReadFile(filepath.Join(tree, "etc/machine-id"))
 	require.NoError(t, err)
 	assert.Equal(t, "0123456789abcdef\n", string(id), "the cache's files are never written into")
@@ -376,7 +376,7 @@ func TestBuilderRunHaltsOnFailure(t *testing.T) {
 	assert.Empty(t, dirNames(t, filepath.Join(p.output, ".work")), "the work directory is cleaned up")
 	assert.NoFileExists(t, filepath.Join(p.output, "tiny.qcow2"))
 	assert.NoFileExists(t, filepath.Join(p.output, "tiny.manifest.json"))
-	assert.DirExists(t, treeDir(p.cache, images.SetImage, imageTreeKey(p.locked.Digest(images.SetImage), p.locked.SourceDateEpoch())), "the cached root tree stays")
+	assert.DirExists(t, treeDir(p.cache, images.SetImage, imageTreeKey(p.locked)), "the cached root tree stays")
 }
 
 func TestBuilderRunRemovesAHalfWrittenImage(t *testing.T) {

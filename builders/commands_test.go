@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,14 +71,19 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestImageTreeKeyCoversPreseedAndEpoch(t *testing.T) {
-	a := imageTreeKey("0123456789abcdef0123", 1796256000)
-	assert.Equal(t, a, imageTreeKey("0123456789abcdef0123", 1796256000), "the key is stable")
-	assert.NotEqual(t, a, imageTreeKey("1123456789abcdef0123", 1796256000), "other packages, another tree")
-	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123", 1796169600), "the same packages locked a day earlier, another tree")
+	lock := func(version string, day time.Time) *images.Lock {
+		return &images.Lock{Architecture: "amd64", ReleaseDate: day,
+			Sets: map[string][]images.Package{images.SetImage: {{Name: "systemd", Version: version}}}}
+	}
+	today := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	a := imageTreeKey(lock("257.9-1", today))
+	assert.Equal(t, a, imageTreeKey(lock("257.9-1", today)), "the key is stable")
+	assert.NotEqual(t, a, imageTreeKey(lock("257.9-2", today)), "other packages, another tree")
+	assert.NotEqual(t, a, imageTreeKey(lock("257.9-1", today.AddDate(0, 0, -1))), "the same packages locked a day earlier, another tree")
 	saved := vmDiskModules
 	t.Cleanup(func() { vmDiskModules = saved })
 	vmDiskModules = append([]string{"floppy"}, saved...)
-	assert.NotEqual(t, a, imageTreeKey("0123456789abcdef0123", 1796256000), "another initrd recipe, another tree")
+	assert.NotEqual(t, a, imageTreeKey(lock("257.9-1", today)), "another initrd recipe, another tree")
 }
 
 func TestWritePreseed(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/ostal/ostal/images"
 )
 
 // vmDiskModules are the drivers the initrd carries: those of every disk a
@@ -64,13 +66,13 @@ func writePreseed(dir string) error {
 
 // imageTreeKey names the cached image tree: the locked packages and how
 // they were installed, so that a tree made with other preseed files is
-// never taken for this one. The epoch is part of how: maintainer scripts
-// date what they write by SOURCE_DATE_EPOCH (root's entry in /etc/shadow,
-// the initrd's cpio), and the lock's date moves whenever an archive
-// publishes, even when its packages stay the same.
-func imageTreeKey(lockDigest string, epoch int64) string {
+// never taken for this one. The lock's epoch is part of how: maintainer
+// scripts date what they write by SOURCE_DATE_EPOCH (root's entry in
+// /etc/shadow, the initrd's cpio), and the lock's date moves whenever an
+// archive publishes, even when its packages stay the same.
+func imageTreeKey(lock *images.Lock) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "packages %s\nepoch %d\n", lockDigest, epoch)
+	fmt.Fprintf(h, "packages %s\nepoch %d\n", lock.Digest(images.SetImage), lock.SourceDateEpoch())
 	files := initramfsPreseed()
 	names := make([]string, 0, len(files))
 	for n := range files {

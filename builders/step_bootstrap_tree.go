@@ -29,7 +29,7 @@ func (s *stepBootstrapTree) Run(ctx context.Context, state multistep.StateBag) m
 		return halt(state, err)
 	}
 	pkgs := lock.Sets[images.SetImage]
-	dir := treeDir(s.CacheDir, images.SetImage, imageTreeKey(lock.Digest(images.SetImage), lock.SourceDateEpoch()))
+	dir := treeDir(s.CacheDir, images.SetImage, imageTreeKey(lock))
 	reused, err := fillOnce(dir, func(tmp string) error {
 		repo, preseed := tmp+".repo", tmp+".preseed"
 		defer os.RemoveAll(repo)
