@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -170,9 +172,16 @@ func passwordHolders(path string) ([]string, error) {
 }
 
 // clampAndList stamps every entry with epoch and writes a sorted listing:
-// path, type and mode, owner, size and sha256 (or link target).
+// path, type and mode, owner, size and sha256 (or link target). The walk
+// and the stamps are sequential; the hashing (1.4 GiB in 80,000 files for
+// the full image, most of a warm rebuild's scrub) runs on listWorkers
+// goroutines, so that reads overlap and every core hashes.
 func clampAndList(root string, epoch time.Time, listing string) error {
-	var lines []string
+	type entry struct {
+		path, rel string
+		info      fs.FileInfo
+	}
+	var entries []entry
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -182,19 +191,42 @@ func clampAndList(root string, epoch time.Time, listing string) error {
 			return err
 		}
 		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
-		line, err := describe(p, rel, info)
-		if err != nil {
-			return err
-		}
-		lines = append(lines, line)
+		entries = append(entries, entry{p, rel, info})
 		return lchtimes(p, epoch)
 	})
 	if err != nil {
 		return fmt.Errorf("stamp files: %w", err)
 	}
+	lines := make([]string, len(entries))
+	errs := make([]error, len(entries))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < listWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				lines[i], errs[i] = describe(entries[i].path, entries[i].rel, entries[i].info)
+			}
+		}()
+	}
+	for i := range entries {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("list %s: %w", entries[i].rel, err)
+		}
+	}
 	sort.Strings(lines)
 	return os.WriteFile(listing, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
+
+// listWorkers hash files in parallel: more than the cores, since a file
+// not in the page cache waits on the disk, not the CPU.
+var listWorkers = 4 * runtime.NumCPU()
 
 func describe(p, rel string, info fs.FileInfo) (string, error) {
 	uid, gid := owner(info)
