@@ -31,7 +31,7 @@ func TestGrubConfig(t *testing.T) {
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=1
+set timeout=0
 set default=0
 menuentry "tiny" {
 	search --no-floppy --fs-uuid --set=root `+id.RootFSUUID+`

@@ -302,13 +302,16 @@ func kernelCmdline(spec *images.Spec, id Identity) string {
 }
 
 // grubConfig is the one boot menu entry: the image has one kernel, and a
-// rebuild, not a menu, changes it.
+// rebuild, not a menu, changes it. No menu wait (timeout=0, as Debian's
+// cloud images): there is no other entry to pick, a second of every boot
+// is worth more, and a machine is repaired by rolling back its image
+// (ostal deploy rollback), not by editing its kernel's command line.
 func grubConfig(spec *images.Spec, id Identity, kernel, initrd string) string {
 	return fmt.Sprintf(`# written by ostal: the image is rebuilt, not updated, so this never changes in place
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=1
+set timeout=0
 set default=0
 menuentry %q {
 	search --no-floppy --fs-uuid --set=root %s
