@@ -18,9 +18,11 @@ const (
 
 // The data volume: attached at boot with this virtio serial, it holds all
 // state; its filesystem is made on first boot by ostal-data-volume.service
-// (provision/system), which formats only a volume that is blank.
+// (provision/system), which formats only a volume that is blank and links
+// it at DataVolumeLink for the mount.
 const (
 	DataVolumeSerial = "ostal-data"
+	DataVolumeLink   = "/run/ostal/data-volume"
 	DataMount        = "/srv/data"
 )
 

@@ -321,19 +321,20 @@ menuentry %q {
 `, spec.Name, id.RootFSUUID, kernel, kernelCmdline(spec, id), initrd)
 }
 
-// fstab mounts the root by partition UUID and the data volume by its
-// serial; a missing data volume does not stop the boot (nofail), so SSH
-// stays reachable to repair it. ostal-data-volume.service (provision/
-// system) checks the data volume before the mount and formats it only if
-// it is blank: not systemd's x-systemd.makefs, which formats whatever
-// blkid cannot read, nor systemd-fsck (pass 0), which would write to a
-// volume whose primary superblock is damaged. The device may take a while:
-// on a busy host under emulation udev saw it 50 s after systemd started,
-// and a data volume given up on leaves every service down for that boot,
-// so the wait is systemd's default 90 s, not less.
+// fstab mounts the root by partition UUID and the data volume from the
+// link ostal-data-volume.service (provision/system) makes to the disk
+// with its serial, found in sysfs; a missing data volume does not stop
+// the boot (nofail), so SSH stays reachable to repair it. That service
+// checks the data volume before the mount and formats it only if it is
+// blank: not systemd's x-systemd.makefs, which formats whatever blkid
+// cannot read, nor systemd-fsck (pass 0), which would write to a volume
+// whose primary superblock is damaged. The link is not under /dev, so
+// systemd does not wait for udev to announce the disk (5 to 15 s of an
+// emulated boot, 50 s on a busy host); the service itself waits up to
+// systemd's default 90 s for the kernel to find it.
 func fstab(id Identity) string {
 	return fmt.Sprintf("# written by ostal\n"+
 		"PARTUUID=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n"+
-		"/dev/disk/by-id/virtio-%s\t%s\text4\tdefaults,nofail,x-systemd.requires=ostal-data-volume.service,x-systemd.device-timeout=90s\t0\t0\n",
-		id.RootPartUUID, DataVolumeSerial, DataMount)
+		"%s\t%s\text4\tdefaults,nofail,x-systemd.requires=ostal-data-volume.service\t0\t0\n",
+		id.RootPartUUID, DataVolumeLink, DataMount)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,83 @@ func digest(t *testing.T, path string) [32]byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return sha256.Sum256(b)
+}
+
+// TestDataVolumeFindsItsDiskBySerial runs the guard as the image does,
+// with --serial, on a fake sysfs and /dev: it takes the one disk with the
+// data volume's serial (waiting for it to appear), links it for the
+// mount, and refuses when no disk, or more than one, has the serial,
+// touching none of them.
+func TestDataVolumeFindsItsDiskBySerial(t *testing.T) {
+	for _, tool := range []string{"mkfs.ext4", "e2fsck", "blkid"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (e2fsprogs, util-linux)", tool)
+		}
+	}
+	script, err := filepath.Abs("system/rootfs/usr/lib/ostal/data-volume")
+	require.NoError(t, err)
+	cases := []struct {
+		name    string
+		disks   map[string]string // device name: serial
+		late    string            // a disk that appears after the guard started
+		want    string            // the device formatted and linked
+		refused string
+	}{
+		{"the disk with the serial", map[string]string{"vda": "", "vdb": "backup", "vdc": "ostal-data"}, "", "vdc", ""},
+		{"a disk the kernel finds late", map[string]string{"vda": ""}, "vdb", "vdb", ""},
+		{"no disk with the serial", map[string]string{"vda": "", "vdb": "backup"}, "", "", "no data volume is mounted at /srv/data: no disk with the serial ostal-data"},
+		{"two disks with the serial", map[string]string{"vdb": "ostal-data", "vdc": "ostal-data"}, "", "", "2 disks have the serial ostal-data"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sys, dev := filepath.Join(dir, "sys"), filepath.Join(dir, "dev")
+			addDisk := func(name, serial string) {
+				require.NoError(t, os.MkdirAll(filepath.Join(sys, "block", name), 0o755))
+				if serial != "" { // the root disk has none
+					require.NoError(t, os.WriteFile(filepath.Join(sys, "block", name, "serial"), []byte(serial+"\n"), 0o444))
+				}
+				require.NoError(t, os.MkdirAll(dev, 0o755))
+				vol := filepath.Join(dev, name)
+				require.NoError(t, os.WriteFile(vol, nil, 0o600))
+				require.NoError(t, os.Truncate(vol, 64<<20))
+			}
+			for name, serial := range c.disks {
+				addDisk(name, serial)
+			}
+			link := filepath.Join(dir, "run/ostal/data-volume")
+			cmd := exec.Command(script, "--serial", "ostal-data", link)
+			cmd.Env = append(os.Environ(), "OSTAL_SYSFS="+sys, "OSTAL_DEV="+dev, "OSTAL_DATA_VOLUME_WAIT=3",
+				"OSTAL_DATA_VOLUME_ERROR="+filepath.Join(dir, "run/data-volume.error"))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			if c.late != "" {
+				time.Sleep(500 * time.Millisecond)
+				addDisk(c.late, "ostal-data")
+			}
+			err := cmd.Wait()
+			for name := range c.disks {
+				if name == c.want {
+					continue
+				}
+				typ, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "TYPE", filepath.Join(dev, name)).Output()
+				assert.Empty(t, strings.TrimSpace(string(typ)), "%s is not the data volume and must stay blank", name)
+			}
+			if c.refused != "" {
+				require.Error(t, err, "the guard must refuse: %s", out.String())
+				reason, rerr := os.ReadFile(filepath.Join(dir, "run/data-volume.error"))
+				require.NoError(t, rerr)
+				assert.Contains(t, string(reason), c.refused)
+				assert.NoFileExists(t, link)
+				return
+			}
+			require.NoError(t, err, "%s", out.String())
+			target, err := os.Readlink(link)
+			require.NoError(t, err)
+			assert.Equal(t, filepath.Join(dev, c.want), target)
+			fsck, err := exec.Command("e2fsck", "-n", "-f", target).CombinedOutput()
+			assert.NoError(t, err, "the data volume is a clean ext4 after the guard:\n%s", fsck)
+		})
+	}
 }
