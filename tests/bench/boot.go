@@ -64,7 +64,7 @@ func benchBoot(ctx context.Context, s *bootSample, i, runs int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var rebooted float64
+	var rebooted, rebootReady float64
 	reg := &checks.Registry{}
 	reg.Register(checks.Check{Name: "bench.reboot", Disruptive: true, Timeout: 20 * time.Minute,
 		Run: func(ctx context.Context, m checks.Machine) error {
@@ -72,6 +72,7 @@ func benchBoot(ctx context.Context, s *bootSample, i, runs int) error {
 				return err
 			}
 			back := time.Now()
+			rebootReady = m.ReadyAfter().Seconds()
 			if err := checks.WaitHealthy(ctx, m); err != nil {
 				return err
 			}
@@ -95,8 +96,8 @@ func benchBoot(ctx context.Context, s *bootSample, i, runs int) error {
 	}
 	s.accel = rep.Accel
 	first := rep.ServicesHealthyAfter
-	if first == 0 { // no services: ready is healthy
-		first = rep.ReadyAfter
+	if first == 0 { // no services: ready is healthy, after a reboot too
+		first, rebooted = rep.ReadyAfter, rebootReady
 	}
 	s.ready = append(s.ready, rep.ReadyAfter)
 	s.healthy = append(s.healthy, first)
