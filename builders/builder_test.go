@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ostal/ostal/images"
+	"github.com/ostal/ostal/provision"
 )
 
 func TestMain(m *testing.M) {
@@ -269,13 +270,15 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	}, d.downloads)
 	assert.Equal(t, []string{"dpkg-deb", "dpkg-deb", "ld.so", "ld.so", "ld.so", "ld.so", "ld.so", "ld.so", "ld.so",
 		"apt-ftparchive", "apt-ftparchive", "mmdebstrap", "cp",
-		"chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk", "grub-mkimage", "qemu-img"}, d.names())
+		"chroot", "chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk", "grub-mkimage", "qemu-img"}, d.names())
 
 	mke2fs := commandsNamed(d, "mke2fs")[0]
 	work := filepath.Dir(argAfter(mke2fs, "-d"))
 	chroots := commandsNamed(d, "chroot")
 	assert.Equal(t, []string{filepath.Join(work, "root"), "systemctl", "enable", "ssh.service"}, chroots[0].Args)
-	assert.Equal(t, []string{filepath.Join(work, "root"), "systemctl", "set-default", "multi-user.target"}, chroots[1].Args)
+	// Every image masks the units that no VM of ostal's uses.
+	assert.Equal(t, append([]string{filepath.Join(work, "root"), "systemctl", "mask"}, provision.System.Masked...), chroots[1].Args)
+	assert.Equal(t, []string{filepath.Join(work, "root"), "systemctl", "set-default", "multi-user.target"}, chroots[2].Args)
 	stdin, err := io.ReadAll(commandsNamed(d, "sfdisk")[0].Stdin)
 	require.NoError(t, err)
 	assert.Equal(t, sfdiskScript(identityFor("tiny"), 1<<30), string(stdin), "sfdisk gets the layout of a 1 GiB disk")
@@ -333,7 +336,7 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	_, err = b.Run(context.Background(), &packersdk.BasicUi{Writer: io.Discard, ErrorWriter: io.Discard}, nil)
 	require.NoError(t, err)
 	assert.Empty(t, d.downloads)
-	assert.Equal(t, []string{"cp", "chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk",
+	assert.Equal(t, []string{"cp", "chroot", "chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk",
 		"grub-mkimage", "qemu-img"}, d.names())
 
 	// The work trees were hard links to the cached tree: what the builds

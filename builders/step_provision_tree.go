@@ -93,6 +93,9 @@ func (s *stepProvisionTree) Run(ctx context.Context, state multistep.StateBag) m
 			return halt(state, fmt.Errorf("mask units: %w", err))
 		}
 	}
+	if err := maskGenerators(root, spec.AllMaskedGenerators()); err != nil {
+		return halt(state, err)
+	}
 	if err := s.Driver.Run(ctx, Command{Name: "chroot", Args: []string{root, "systemctl", "set-default", "multi-user.target"}}); err != nil {
 		return halt(state, fmt.Errorf("set default target: %w", err))
 	}
@@ -319,6 +322,29 @@ menuentry %q {
 	initrd %s
 }
 `, spec.Name, id.RootFSUUID, kernel, kernelCmdline(spec, id), initrd)
+}
+
+// maskGenerators keeps systemd from running the generators named: each is
+// linked to /dev/null in /etc/systemd/system-generators, which overrides
+// the package's in /usr/lib (systemd.generator(7)).
+func maskGenerators(root string, names []string) error {
+	dir := filepath.Join(root, "etc/systemd/system-generators")
+	for _, n := range names {
+		if n == "" || strings.ContainsRune(n, '/') {
+			return fmt.Errorf("mask generator %q: not a generator's file name (provision/services.go)", n)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("mask generator %s: %w", n, err)
+		}
+		p := filepath.Join(dir, n)
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("mask generator %s: %w", n, err)
+		}
+		if err := os.Symlink("/dev/null", p); err != nil {
+			return fmt.Errorf("mask generator %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // fstab mounts the root by partition UUID and the data volume from the

@@ -149,6 +149,15 @@ func (s *Spec) AllUnits() []string {
 	return provision.Union(lists...)
 }
 
+// AllMaskedGenerators are the systemd generators its services mask.
+func (s *Spec) AllMaskedGenerators() []string {
+	var lists [][]string
+	for _, svc := range provision.Selected(s.Services) {
+		lists = append(lists, svc.MaskedGenerators)
+	}
+	return provision.Union(lists...)
+}
+
 // AllMasked are the units masked by the spec and by its services.
 func (s *Spec) AllMasked() []string {
 	lists := [][]string{s.MaskedUnits}

@@ -18,6 +18,9 @@ type Service struct {
 	// Units are enabled; Masked never start.
 	Units  []string
 	Masked []string
+	// MaskedGenerators are systemd generators that never run (linked to
+	// /dev/null in /etc/systemd/system-generators).
+	MaskedGenerators []string
 }
 
 // System is what every image gets, with services or without: the guard
@@ -25,7 +28,27 @@ type Service struct {
 // when it is blank (the fstab that ostal writes requires it).
 // It needs e2fsprogs, which every image ostal makes lists (the base
 // service brings it); without it the volume is refused, never formatted.
-var System = Service{Name: "system", Summary: "the data volume's check, and its format when blank"}
+var System = Service{Name: "system", Summary: "the data volume's check, and its format when blank",
+	// What no VM of ostal's uses: under emulation every unit started
+	// costs about 0.3 s of CPU at every boot (systemd's executor is
+	// loaded for each), while the whole boot competes for two CPUs.
+	// binfmt_misc runs foreign binaries; configfs, FUSE, debugfs and
+	// tracefs, huge pages, DRM and EFI's pstore are for hardware,
+	// debuggers and file systems the VM has not; networks from the
+	// kernel's command line (ip=) and udev rules from credentials are
+	// never given.
+	Masked: []string{"proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount", "systemd-binfmt.service",
+		"sys-kernel-config.mount", "modprobe@configfs.service", "sys-fs-fuse-connections.mount", "modprobe@fuse.service",
+		"sys-kernel-debug.mount", "sys-kernel-tracing.mount", "dev-hugepages.mount", "modprobe@drm.service",
+		"modprobe@efi_pstore.service", "systemd-network-generator.service", "systemd-udev-load-credentials.service"},
+	// Generators run at every boot and every daemon-reload. The SSH one
+	// would offer sshd on AF_VSOCK: it loads the vsock modules, finds no
+	// such device, and says it failed on the console of every boot. The
+	// image mounts its partitions from its fstab (not gpt-auto), has no
+	// TPM, no swap to resume from, no offline updates and no rc.local.
+	MaskedGenerators: []string{"systemd-ssh-generator", "systemd-gpt-auto-generator", "systemd-tpm2-generator",
+		"systemd-hibernate-resume-generator", "systemd-system-update-generator", "systemd-rc-local-generator"},
+}
 
 // Base is what every image with services gets: the data volume's
 // set-up, secrets, members and the health report.
