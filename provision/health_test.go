@@ -117,6 +117,60 @@ func TestHealthReport(t *testing.T) {
 		assert.Equal(t, "boot", report[0].Service)
 		assert.False(t, report[0].OK)
 	})
+	t.Run("wait until healthy", func(t *testing.T) {
+		// ssh comes up a second and a half in: one call waits for it.
+		health, _, env := healthFixture(t, map[string]string{"ssh": `[ -e "$OSTAL_RUN/up" ] || { echo "sshd is activating"; exit 1; }`}, "")
+		var run string
+		for _, e := range env {
+			if v, ok := strings.CutPrefix(e, "OSTAL_RUN="); ok {
+				run = v
+			}
+		}
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			os.WriteFile(filepath.Join(run, "up"), nil, 0o644)
+		}()
+		start := time.Now()
+		cmd := exec.Command(health, "--wait", "20")
+		cmd.Env = env
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", out)
+		assert.Equal(t, "ok ssh\nok firewall\nok dns\nok wiki\nok www\nok lists\n", string(out))
+		assert.Less(t, time.Since(start), 10*time.Second, "it answered once every service was healthy, not at the end of the wait")
+	})
+	t.Run("wait gives up", func(t *testing.T) {
+		health, _, env := healthFixture(t, map[string]string{"ssh": "echo sshd is failed; exit 1"}, "")
+		start := time.Now()
+		cmd := exec.Command(health, "--wait", "2", "--json")
+		cmd.Env = env
+		out, err := cmd.Output()
+		require.Error(t, err)
+		assert.GreaterOrEqual(t, time.Since(start), 2*time.Second)
+		assert.Contains(t, string(out), `{"service": "ssh", "ok": false, "reason": "sshd is failed"}`)
+		assert.Equal(t, 1, strings.Count(string(out), "\n"), "only the last answer: %s", out)
+	})
+	t.Run("wait ends on a refused data volume", func(t *testing.T) {
+		health, _, env := healthFixture(t, map[string]string{"ssh": "exit 0"}, "the data volume is full")
+		start := time.Now()
+		cmd := exec.Command(health, "--wait", "30")
+		cmd.Env = env
+		out, err := cmd.Output()
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), 10*time.Second, "a refused volume does not heal by waiting")
+		assert.Contains(t, string(out), "FAIL dns: data volume: the data volume is full")
+	})
+	t.Run("bad arguments", func(t *testing.T) {
+		health, _, env := healthFixture(t, map[string]string{"ssh": "exit 0"}, "")
+		for _, args := range [][]string{{"--wait", "soon"}, {"--wait"}, {"--verbose"}} {
+			cmd := exec.Command(health, args...)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "%v: %s", args, out)
+			assert.Equal(t, 2, exit.ExitCode(), "%v", args)
+			assert.Contains(t, string(out), "health", "%v", args)
+		}
+	})
 	t.Run("all ok", func(t *testing.T) {
 		health, _, env := healthFixture(t, map[string]string{"ssh": "exit 0"}, "")
 		cmd := exec.Command(health)

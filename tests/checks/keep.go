@@ -315,7 +315,8 @@ func WaitHealthy(ctx context.Context, m Machine) error {
 	}
 	var out string
 	for {
-		got, err := m.Run(ctx, "/usr/lib/ostal/health")
+		t0 := time.Now()
+		got, err := m.Run(ctx, HealthWaitCommand)
 		if err == nil {
 			return nil
 		}
@@ -323,10 +324,19 @@ func WaitHealthy(ctx context.Context, m Machine) error {
 		if strings.TrimSpace(got) != "" {
 			out = got
 		}
+		// The guest waited (--wait); a quick answer (a refused volume,
+		// an image older than --wait) is asked again after a pause.
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the services did not become healthy: %s", strings.Join(strings.Fields(out), " "))
-		case <-time.After(3 * time.Second):
+		case <-time.After(time.Until(t0.Add(3 * time.Second))):
 		}
 	}
 }
+
+// HealthWaitCommand asks the guest's health report to wait, in the guest,
+// up to 20 s for every service to be healthy: one SSH login a round of
+// 20 s, not one every few seconds (under emulation each login costs the
+// booting guest seconds of CPU, and the pause between logins counted as
+// unhealthy). Images older than --wait ignore it and answer at once.
+const HealthWaitCommand = "/usr/lib/ostal/health --wait 20"

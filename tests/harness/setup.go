@@ -27,6 +27,7 @@ import (
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/internal/virt"
 	"github.com/ostal/ostal/provision"
+	"github.com/ostal/ostal/tests/checks"
 )
 
 // run is one test run's libvirt objects.
@@ -459,8 +460,9 @@ func (r *run) waitHealthy(ctx context.Context) (float64, []string) {
 	deadline := g.started.Add(g.readyTimeout)
 	var last string
 	for time.Now().Before(deadline) && ctx.Err() == nil {
+		t0 := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		out, err := g.Run(hctx, "/usr/lib/ostal/health")
+		out, err := g.Run(hctx, checks.HealthWaitCommand)
 		cancel()
 		if err == nil {
 			after := time.Since(g.started).Seconds()
@@ -471,7 +473,9 @@ func (r *run) waitHealthy(ctx context.Context) (float64, []string) {
 			r.say("  health: %s", strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(out), "\n", "; ")), " "))
 			last = out
 		}
-		time.Sleep(2 * time.Second)
+		// The guest waited (--wait); a quick answer (a refused volume,
+		// an image older than --wait) is asked again after a pause.
+		time.Sleep(time.Until(t0.Add(2 * time.Second)))
 	}
 	r.say("the services did not all become healthy within %s", g.readyTimeout)
 	return 0, strings.Split(strings.TrimSpace(last), "\n")
