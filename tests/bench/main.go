@@ -29,6 +29,10 @@ func main() {
 	only := flag.String("only", "", `"build", "mkosi", "boot" or "deploy": measure only that ("mkosi": only mkosi's column of the build table)`)
 	bootSpecs := flag.String("boot", "images/utzqanil.yaml,tests/images/small.yaml,tests/images/tiny.yaml", "comma-separated specs whose boots to measure")
 	flag.Parse()
+	if err := checkTools(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *only == "" || *only == "build" || *only == "mkosi" {
@@ -51,6 +55,22 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// checkTools refuses to start without the host programs the bench calls:
+// a missing qemu-img was found only after a 40-minute build run, with
+// mkosi's column lost.
+func checkTools() error {
+	var missing []string
+	for _, tool := range []string{"qemu-img", "mmdebstrap", "unshare", "chroot"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not found on PATH: run `make test-packages` (or `make bench`, which does)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 func boots(ctx context.Context, mainSpec string, specs []string, runs int) error {
