@@ -32,11 +32,12 @@ const AcmePort = 14000
 // checks the http-01 challenges against the guest's forwarded port 80,
 // resolving every name to 127.0.0.1 (pebble-challtestsrv).
 type testCA struct {
-	Listen    string // host address of the ACME server
+	Listen    string // host address of the ACME server, through its proxy (acmeproxy.go)
 	Directory string // the directory URL as the guest sees it
 	CAPEM     []byte // the root of the ACME server's own certificate
 	roots     *x509.CertPool
 	procs     []*exec.Cmd
+	proxy     *acmeProxy
 	startErrs []error
 }
 
@@ -53,13 +54,14 @@ func startTestCA(ctx context.Context, dir string, httpPort, tlsPort int) (*testC
 		return nil, err
 	}
 	acme, mgmt, dnsPort, dnsMgmt := ports[0], ports[1], ports[2], ports[3]
-	ca := &testCA{Listen: fmt.Sprintf("127.0.0.1:%d", acme), Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", AcmePort)}
+	pebbleAddr := fmt.Sprintf("127.0.0.1:%d", acme)
+	ca := &testCA{Directory: fmt.Sprintf("https://127.0.0.1:%d/dir", AcmePort)}
 	certFile, keyFile := filepath.Join(dir, "pebble-cert.pem"), filepath.Join(dir, "pebble-key.pem")
 	if ca.CAPEM, err = serverCert(certFile, keyFile); err != nil {
 		return nil, err
 	}
 	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress": ca.Listen, "managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmt),
+		"listenAddress": pebbleAddr, "managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmt),
 		"certificate": certFile, "privateKey": keyFile, "httpPort": httpPort, "tlsPort": tlsPort,
 		"ocspResponderURL": "", "externalAccountBindingRequired": false,
 	}}
@@ -89,6 +91,16 @@ func startTestCA(ctx context.Context, dir string, httpPort, tlsPort int) (*testC
 		ca.Stop()
 		return nil, fmt.Errorf("the test ACME CA did not come up (see %s): %w", logf.Name(), err)
 	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		ca.Stop()
+		return nil, fmt.Errorf("the test ACME CA's proxy: %w", err)
+	}
+	if ca.proxy, err = startACMEProxy(pebbleAddr, cert, ca.CAPEM); err != nil {
+		ca.Stop()
+		return nil, err
+	}
+	ca.Listen = ca.proxy.Listen
 	return ca, nil
 }
 
@@ -132,6 +144,7 @@ func (ca *testCA) fetchRoots(ctx context.Context, mgmt int) (*x509.CertPool, err
 
 // Stop ends the CA's processes.
 func (ca *testCA) Stop() {
+	ca.proxy.Stop()
 	for _, p := range ca.procs {
 		if p.Process != nil {
 			p.Process.Kill()

@@ -30,5 +30,8 @@ func TestTestCAServesADirectory(t *testing.T) {
 	var dir map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&dir))
 	assert.Contains(t, dir, "newOrder")
+	// Through the proxy pebble still builds its URLs from the Host the
+	// client asked for, as the guest's lego needs.
+	assert.Equal(t, "https://"+ca.Listen+"/order-plz", dir["newOrder"])
 	assert.NotNil(t, ca.roots, "the issuing root is known, to verify the guest's certificates")
 }
