@@ -4,7 +4,7 @@ BIN     := build/bin/ostal
 SPEC    ?= images/utzqanil.yaml
 COMMIT  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/ostal/ostal/internal/cli.Version=$(VERSION) -X github.com/ostal/ostal/internal/cli.Commit=$(COMMIT)
+LDFLAGS := -X github.com/ostal/ostal/internal/buildinfo.Version=$(VERSION) -X github.com/ostal/ostal/internal/buildinfo.Commit=$(COMMIT)
 
 # Host packages: building needs mmdebstrap and apt's tools (every other
 # tool comes locked from Debian, see builders/builder.go); the boot tests
@@ -19,6 +19,11 @@ TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system 
 
 $(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
+
+# ostal's builder as a Packer plugin (images/utzqanil.pkr.hcl says how to
+# use it); tests/build's acceptance test runs it under Packer 1.9.4.
+build/bin/packer-plugin-ostal: $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/packer-plugin-ostal
 
 host-packages:
 	@./.ci/host-packages $(BUILD_PACKAGES)

@@ -1,7 +1,10 @@
 // Package builders turns a locked image spec into a bootable, compressed
-// qcow2. The Builder implements packer-plugin-sdk's packer.Builder, so the
-// same code runs from `ostal build` and as a Packer plugin; Run is a
-// multistep sequence, one file per step.
+// qcow2. Build is a multistep sequence, one file per step; the same
+// Builder runs from `ostal build` and, wrapped by builders/packerplugin,
+// as a Packer plugin. This package does not import Packer's SDK beyond
+// multistep: its UI is an interface Packer's Ui satisfies, and so ostal
+// itself does not link the SDK's template engine and the cloud SDKs it
+// pulls in.
 package builders
 
 import (
@@ -9,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
 // BuilderID names ostal's artifacts to Packer.
@@ -30,20 +31,15 @@ type Builder struct {
 	runner multistep.Runner
 }
 
-var _ packersdk.Builder = (*Builder)(nil)
-
-func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.Config.HCL2Spec() }
-
-// Prepare decodes the configuration and validates spec and lock, so that a
-// bad spec or a stale lock fails before anything is built.
-func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
-	if err := b.Config.Prepare(raws...); err != nil {
-		return nil, nil, err
+// Prepare applies the defaults and validates spec and lock, so that a bad
+// spec or a stale lock fails before anything is built.
+func (b *Builder) Prepare() error {
+	b.Config.ApplyDefaults()
+	if b.Config.Spec == "" {
+		return fmt.Errorf("builder configuration: spec: missing; name the image spec, e.g. images/utzqanil.yaml")
 	}
-	if _, _, err := b.Config.loadInputs(); err != nil {
-		return nil, nil, err
-	}
-	return nil, nil, nil
+	_, _, err := b.Config.loadInputs()
+	return err
 }
 
 // Steps is the build, in order.
@@ -72,8 +68,8 @@ func (b *Builder) Steps() []multistep.Step {
 	return steps
 }
 
-// Run builds the image and returns it as an artifact.
-func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, _ packersdk.Hook) (packersdk.Artifact, error) {
+// Build builds the image and returns it as an artifact.
+func (b *Builder) Build(ctx context.Context, ui UI) (*Artifact, error) {
 	state := new(multistep.BasicStateBag)
 	keyUI.put(state, ui)
 	keyTimings.put(state, &timings{})

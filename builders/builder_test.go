@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -89,7 +88,7 @@ func TestHaltStopsLaterStepsAndCleansUpEarlierOnes(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	state := new(multistep.BasicStateBag)
-	keyUI.put(state, &packersdk.BasicUi{Writer: &out, ErrorWriter: &errOut})
+	keyUI.put(state, &WriterUI{Out: &out, Err: &errOut})
 	keyTimings.put(state, &timings{})
 	(&multistep.BasicRunner{Steps: steps}).Run(context.Background(), state)
 
@@ -159,9 +158,8 @@ disk_size: 1GiB
 }
 
 func (p *project) builder(d Driver) (*Builder, error) {
-	b := &Builder{Driver: d}
-	_, _, err := b.Prepare(map[string]interface{}{"spec": p.spec, "output_dir": p.output, "cache_dir": p.cache, "provision_dir": p.provision})
-	return b, err
+	b := &Builder{Driver: d, Config: Config{Spec: p.spec, OutputDir: p.output, CacheDir: p.cache, ProvisionDir: p.provision}}
+	return b, b.Prepare()
 }
 
 func commandsNamed(d *fakeDriver, name string) []Command {
@@ -260,9 +258,8 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	b, err := p.builder(d)
 	require.NoError(t, err)
 	var out, errOut bytes.Buffer
-	art, err := b.Run(context.Background(), &packersdk.BasicUi{Writer: &out, ErrorWriter: &errOut}, nil)
+	a, err := b.Build(context.Background(), &WriterUI{Out: &out, Err: &errOut})
 	require.NoError(t, err, errOut.String())
-	a := art.(*Artifact)
 
 	assert.ElementsMatch(t, []string{
 		p.locked.Mirror + "/pool/main/b/bash_5.2_amd64.deb", p.locked.Mirror + "/pool/main/l/linux-image-amd64_6.12_amd64.deb",
@@ -333,7 +330,7 @@ func TestBuilderRunWithFakeDriver(t *testing.T) {
 	d.reset()
 	b, err = p.builder(d)
 	require.NoError(t, err)
-	_, err = b.Run(context.Background(), &packersdk.BasicUi{Writer: io.Discard, ErrorWriter: io.Discard}, nil)
+	_, err = b.Build(context.Background(), &WriterUI{Out: io.Discard, Err: io.Discard})
 	require.NoError(t, err)
 	assert.Empty(t, d.downloads)
 	assert.Equal(t, []string{"cp", "chroot", "chroot", "chroot", "mke2fs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "sfdisk",
@@ -369,7 +366,7 @@ func TestBuilderRunHaltsOnFailure(t *testing.T) {
 	b, err := p.builder(d)
 	require.NoError(t, err)
 	var errOut bytes.Buffer
-	_, err = b.Run(context.Background(), &packersdk.BasicUi{Writer: io.Discard, ErrorWriter: &errOut}, nil)
+	_, err = b.Build(context.Background(), &WriterUI{Out: io.Discard, Err: &errOut})
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "make the root filesystem (957.0 MiB of disk_size 1GiB): mke2fs failed"), err.Error())
 	assert.True(t, IsNoSpace(err), "a full disk is recognised through the step's wrapping")
@@ -395,7 +392,7 @@ func TestBuilderRunRemovesAHalfWrittenImage(t *testing.T) {
 	}
 	b, err := p.builder(d)
 	require.NoError(t, err)
-	_, err = b.Run(context.Background(), &packersdk.BasicUi{Writer: io.Discard, ErrorWriter: io.Discard}, nil)
+	_, err = b.Build(context.Background(), &WriterUI{Out: io.Discard, Err: io.Discard})
 	require.EqualError(t, err, "compress the disk: qemu-img: error while writing: Input/output error")
 	assert.ElementsMatch(t, []string{".work"}, dirNames(t, p.output), "neither the partial qcow2 nor a manifest remains")
 	assert.Empty(t, dirNames(t, filepath.Join(p.output, ".work")))
@@ -411,7 +408,7 @@ func TestBuilderStaleLockFailsBeforeAnything(t *testing.T) {
 	d := &fakeDriver{}
 	b := &Builder{Driver: d, Config: Config{Spec: p.spec, OutputDir: p.output, CacheDir: p.cache, ProvisionDir: p.provision}}
 	b.Config.ApplyDefaults()
-	_, err = b.Run(context.Background(), &packersdk.BasicUi{Writer: io.Discard, ErrorWriter: io.Discard}, nil)
+	_, err = b.Build(context.Background(), &WriterUI{Out: io.Discard, Err: io.Discard})
 	require.Error(t, err)
 	assert.Equal(t, p.lock+": request image: the lock is stale: since it was written, added linux-image-cloud-amd64; removed linux-image-amd64; "+
 		"run `ostal lock "+p.spec+"` to lock the spec as it is now", err.Error())

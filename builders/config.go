@@ -1,19 +1,15 @@
 package builders
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/packer-plugin-sdk/template/config"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ostal/ostal/images"
 )
 
-// Config is what one build needs; as a Packer plugin it is the builder
-// block, from the ostal command line it comes from flags.
+// Config is what one build needs: from the ostal command line it comes
+// from flags, under Packer from the builder block (builders/packerplugin
+// decodes it by these mapstructure names).
 type Config struct {
 	Spec         string `mapstructure:"spec"`
 	Lock         string `mapstructure:"lock"`
@@ -24,29 +20,6 @@ type Config struct {
 	// Set by the ostal binary, recorded in the manifest.
 	Version string `mapstructure:"-"`
 	Commit  string `mapstructure:"-"`
-}
-
-// HCL2Spec is the builder block's schema for Packer.
-func (c *Config) HCL2Spec() hcldec.ObjectSpec {
-	attr := func(name string, required bool) hcldec.Spec {
-		return &hcldec.AttrSpec{Name: name, Type: cty.String, Required: required}
-	}
-	return hcldec.ObjectSpec{
-		"spec": attr("spec", true), "lock": attr("lock", false), "provision_dir": attr("provision_dir", false),
-		"output_dir": attr("output_dir", false), "cache_dir": attr("cache_dir", false),
-	}
-}
-
-// Prepare decodes raw configuration and applies the defaults.
-func (c *Config) Prepare(raws ...interface{}) error {
-	if err := config.Decode(c, &config.DecodeOpts{}, raws...); err != nil {
-		return fmt.Errorf("builder configuration: %w", err)
-	}
-	c.ApplyDefaults()
-	if c.Spec == "" {
-		return fmt.Errorf("builder configuration: spec: missing; name the image spec, e.g. images/utzqanil.yaml")
-	}
-	return nil
 }
 
 // ApplyDefaults fills paths the caller left empty: the lock beside the spec,

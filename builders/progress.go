@@ -3,13 +3,13 @@ package builders
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
 // StepTiming is how long one step took; the manifest records them.
@@ -83,7 +83,21 @@ func say(state multistep.StateBag, format string, args ...any) {
 	}
 }
 
-var _ packersdk.Ui = (*packersdk.BasicUi)(nil)
+// UI is where a build reports its steps and progress: the part of
+// Packer's packersdk.Ui it uses, so that Packer's own Ui serves under the
+// plugin and WriterUI from the command line.
+type UI interface {
+	Say(string)
+	Message(string)
+	Error(string)
+}
+
+// WriterUI prints progress to Out and errors to Err, a line each.
+type WriterUI struct{ Out, Err io.Writer }
+
+func (u *WriterUI) Say(s string)     { fmt.Fprintln(u.Out, s) }
+func (u *WriterUI) Message(s string) { fmt.Fprintln(u.Out, s) }
+func (u *WriterUI) Error(s string)   { fmt.Fprintln(u.Err, s) }
 
 // humanBytes renders sizes for progress lines.
 func humanBytes(n int64) string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/ostal/ostal/images"
 )
@@ -30,7 +29,7 @@ func (k key[T]) get(s multistep.StateBag) (T, error) {
 
 // The values steps hand to later steps.
 const (
-	keyUI       key[packersdk.Ui] = "ui"
+	keyUI       key[UI]           = "ui"
 	keySpec     key[*images.Spec] = "spec"
 	keyLock     key[*images.Lock] = "lock"
 	keyTimings  key[*timings]     = "timings"

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ostal/ostal/internal/buildinfo"
 	"io"
 	"text/tabwriter"
 	"time"
-
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/images"
@@ -36,15 +35,13 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		progress = env.Stderr
 	}
-	b := &builders.Builder{}
-	raw := map[string]interface{}{"spec": specArgs(fs)[0], "output_dir": *output, "cache_dir": *cache, "provision_dir": *provision}
-	if _, _, err := b.Prepare(raw); err != nil {
+	b := &builders.Builder{Config: builders.Config{Spec: specArgs(fs)[0], OutputDir: *output, CacheDir: *cache,
+		ProvisionDir: *provision, Version: buildinfo.Version, Commit: buildinfo.Commit}}
+	if err := b.Prepare(); err != nil {
 		return err
 	}
-	b.Config.Version, b.Config.Commit = Version, Commit
 	start := time.Now()
-	ui := &packersdk.BasicUi{Reader: env.Stdin, Writer: progress, ErrorWriter: env.Stderr}
-	art, err := b.Run(ctx, ui, nil)
+	a, err := b.Build(ctx, &builders.WriterUI{Out: progress, Err: env.Stderr})
 	if err != nil {
 		if builders.IsNoSpace(err) {
 			return fmt.Errorf("%w\nthe disk ran out of space: %s; free space there or point OSTAL_CACHE and --output elsewhere",
@@ -52,7 +49,6 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	a := art.(*builders.Artifact)
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")

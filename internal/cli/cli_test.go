@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ostal/ostal/internal/buildinfo"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,7 +299,7 @@ func TestBuildOneSpecAtATime(t *testing.T) {
 func TestVersion(t *testing.T) {
 	r := run(t, "version")
 	assert.Equal(t, 0, r.code)
-	assert.Equal(t, "ostal "+Version+" (commit "+Commit+")\n", r.stdout)
+	assert.Equal(t, "ostal "+buildinfo.Version+" (commit "+buildinfo.Commit+")\n", r.stdout)
 
 	r = run(t, "version", "--short")
 	assert.Equal(t, 2, r.code)

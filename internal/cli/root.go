@@ -16,12 +16,6 @@ import (
 	"github.com/spf13/viper"
 )
 
-// Set at build time by the Makefile (-ldflags -X).
-var (
-	Version = "dev"
-	Commit  = "unknown"
-)
-
 // Env is what a command reads and writes: its streams and its settings.
 type Env struct {
 	Stdin          io.Reader

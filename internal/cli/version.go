@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/ostal/ostal/internal/buildinfo"
 )
 
 func runVersion(_ context.Context, env *Env, args []string) error {
@@ -10,6 +11,6 @@ func runVersion(_ context.Context, env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "ostal %s (commit %s)\n", Version, Commit)
+	fmt.Fprintf(env.Stdout, "ostal %s (commit %s)\n", buildinfo.Version, buildinfo.Commit)
 	return nil
 }
