@@ -92,12 +92,22 @@ type UI interface {
 	Error(string)
 }
 
-// WriterUI prints progress to Out and errors to Err, a line each.
-type WriterUI struct{ Out, Err io.Writer }
+// WriterUI prints progress to Out and errors to Err, a line each; lines
+// from steps' goroutines do not interleave.
+type WriterUI struct {
+	Out, Err io.Writer
+	mu       sync.Mutex
+}
 
-func (u *WriterUI) Say(s string)     { fmt.Fprintln(u.Out, s) }
-func (u *WriterUI) Message(s string) { fmt.Fprintln(u.Out, s) }
-func (u *WriterUI) Error(s string)   { fmt.Fprintln(u.Err, s) }
+func (u *WriterUI) Say(s string)     { u.line(u.Out, s) }
+func (u *WriterUI) Message(s string) { u.line(u.Out, s) }
+func (u *WriterUI) Error(s string)   { u.line(u.Err, s) }
+
+func (u *WriterUI) line(w io.Writer, s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintln(w, s)
+}
 
 // humanBytes renders sizes for progress lines.
 func humanBytes(n int64) string {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/ostal/ostal/internal/buildinfo"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/images"
+	"github.com/ostal/ostal/internal/buildinfo"
 )
 
 func runBuild(ctx context.Context, env *Env, args []string) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/ostal/ostal/internal/buildinfo"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ostal/ostal/builders"
 	"github.com/ostal/ostal/images"
+	"github.com/ostal/ostal/internal/buildinfo"
 )
 
 type result struct {

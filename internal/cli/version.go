@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+
 	"github.com/ostal/ostal/internal/buildinfo"
 )
 
