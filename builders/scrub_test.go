@@ -49,10 +49,12 @@ func TestScrubRemovesPerMachineAndBuildFiles(t *testing.T) {
 		"tmp/mmdebstrap.x":                          "x",
 		"root/.bash_history":                        "ls\n",
 		"usr/share/doc/bash/copyright":              "GPL\n",
+		"var/lib/ucf/hashfile.0":                    "0123  /etc/a\n",
+		"etc/aliases.db":                            "berkeley",
 	})
 	n, err := scrub(root)
 	require.NoError(t, err)
-	assert.Equal(t, 12, n)
+	assert.Equal(t, 14, n)
 
 	var left []string
 	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -160,4 +162,27 @@ func TestClampAndListIsStable(t *testing.T) {
 	bb, err := os.ReadFile(lb)
 	require.NoError(t, err)
 	assert.Equal(t, string(ba), string(bb))
+}
+
+// Two installs that generated a conffile with different random contents
+// leave one hashfile once the image's own file replaces it.
+func TestPinUcfHashes(t *testing.T) {
+	image := "[mailman]\nsite_owner: postmaster@example.org\n"
+	var got []string
+	for _, installed := range []string{"5f1c", "9e2a"} {
+		root := makeTree(t, map[string]string{
+			"etc/mailman3/mailman.cfg": image,
+			"var/lib/ucf/hashfile": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  /etc/other.conf\n" +
+				installed + "bbbbbbbbbbbbbbbbbbbbbbbbbbbb  /etc/mailman3/mailman.cfg\n",
+			"etc/other.conf": "x\n",
+		})
+		require.NoError(t, pinUcfHashes(root))
+		b, err := os.ReadFile(filepath.Join(root, ucfHashfile))
+		require.NoError(t, err)
+		got = append(got, string(b))
+	}
+	assert.Equal(t, got[0], got[1], "the same hashfile from both installs")
+	assert.Equal(t, "401b30e3b8b5d629635a5c613cdb7919  /etc/other.conf\n"+
+		"68133c52f021c401c3ea58bf1cf5f79b  /etc/mailman3/mailman.cfg\n", got[0])
+	assert.NoError(t, pinUcfHashes(t.TempDir()), "no ucf, nothing to do")
 }

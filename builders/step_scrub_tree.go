@@ -47,6 +47,14 @@ var scrubbed = []string{
 	// image's own files replace those conffiles; the secrets come from
 	// the data volume.
 	"var/lib/ucf/cache/*", "var/cache/debconf/passwords.dat",
+	// ucf's copy of its hashfile from before the last change, with the
+	// hashes of those same random conffiles (the hashfile itself is
+	// rewritten: pinUcfHashes).
+	"var/lib/ucf/hashfile.[0-9]*",
+	// Berkeley DB of /etc/aliases that postfix's install made: unused
+	// (Postfix reads its aliases as text, provision/lists), and its
+	// bytes differ at each build.
+	"etc/aliases.db",
 }
 
 // secretDirs are searched for private keys; /usr holds packaged files only,
@@ -62,6 +70,9 @@ func (s *stepScrubTree) Run(_ context.Context, state multistep.StateBag) multist
 	root := filepath.Join(work, "root")
 	removed, err := scrub(root)
 	if err != nil {
+		return halt(state, err)
+	}
+	if err := pinUcfHashes(root); err != nil {
 		return halt(state, err)
 	}
 	// An empty machine-id makes systemd treat the first boot as such and
