@@ -1,6 +1,7 @@
 # utzqanil built by Packer with ostal's plugin (cmd/packer-plugin-ostal):
-# the same spec and lock as `make image`, so the same qcow2, byte for
-# byte. From the top of the clone:
+# the same spec and lock as `make image`, so, with the same cache, the
+# same qcow2 byte for byte (README, "Building with Packer"). From the top
+# of the clone:
 #
 #   make build/bin/packer-plugin-ostal
 #   PACKER_PLUGIN_PATH=build/bin packer build images/utzqanil.pkr.hcl

@@ -1,6 +1,7 @@
 // Command packer-plugin-ostal runs ostal's image builder under Packer:
 // the builder "ostal" of a template builds the same qcow2, byte for byte,
-// as `ostal build` of the same spec and lock (images/utzqanil.pkr.hcl).
+// as `ostal build` of the same spec and lock with the same cache
+// (images/utzqanil.pkr.hcl).
 //
 // Packer starts it; a user installs it, with Packer 1.10 or later, by
 //
