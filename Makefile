@@ -17,12 +17,15 @@ TEST_PACKAGES  := qemu-system-x86 qemu-utils ovmf seabios libvirt-daemon-system 
 
 .PHONY: update image test unit integration boottest deploytest imagetest lint bench clean host-packages test-packages libvirtd
 
-$(BIN): $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+# Both binaries are rebuilt when any Go source changes.
+GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+
+$(BIN): $(GO_SOURCES)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/ostal
 
 # ostal's builder as a Packer plugin (images/utzqanil.pkr.hcl says how to
 # use it); tests/build's acceptance test runs it under Packer 1.9.4.
-build/bin/packer-plugin-ostal: $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+build/bin/packer-plugin-ostal: $(GO_SOURCES)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/packer-plugin-ostal
 
 host-packages:

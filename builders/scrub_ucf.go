@@ -49,7 +49,7 @@ func pinUcfHashes(root string) error {
 	}
 	info, err := os.Stat(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("read ucf's hashfile: %w", err)
 	}
 	tmp := path + ".ostal-tmp"
 	if err := os.WriteFile(tmp, out.Bytes(), info.Mode().Perm()); err != nil {

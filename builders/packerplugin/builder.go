@@ -48,6 +48,7 @@ func (p *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 func (p *Builder) Run(ctx context.Context, ui packersdk.Ui, _ packersdk.Hook) (packersdk.Artifact, error) {
 	a, err := p.b.Build(ctx, ui)
 	if err != nil {
+		// A nil *Artifact would reach Packer as a non-nil interface.
 		return nil, err
 	}
 	return a, nil
